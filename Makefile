@@ -1,0 +1,37 @@
+# The README's commands. `make test` is what CI runs (.ci/run).
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+.PHONY: setup test lint typecheck unit bench synth clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[cdk,dev]"
+	touch $@
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy lambda_src/mgn_exporter mgn_emulator
+
+test: lint typecheck
+	$(BIN)/pytest
+
+unit: setup
+	$(BIN)/pytest tests/unit
+
+bench: setup
+	$(BIN)/python -m benchmarks.exporter_bench
+
+synth: setup
+	CDK_OUTDIR=cdk.out $(BIN)/python app.py
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

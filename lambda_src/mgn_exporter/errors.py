@@ -1,0 +1,31 @@
+"""Errors the exporter's adapters raise, translated from AWS errors at the edge."""
+
+from __future__ import annotations
+
+
+class ExportError(Exception):
+    """Base of the exporter's own errors."""
+
+
+class LeaseHeld(ExportError):
+    """Another invocation holds the account's lease: skip the account this time."""
+
+
+class LeaseLost(ExportError):
+    """The lease was taken over (it expired): stop writing for this account at once."""
+
+
+class AccountUnavailable(ExportError):
+    """MGN refuses the whole account (uninitialized, access denied, throttled past retries)."""
+
+
+class JobUnavailable(ExportError):
+    """MGN refuses one job's log (validation error other than an expired token)."""
+
+
+class TokenRejected(ExportError):
+    """MGN rejected a nextToken (expired or invalid): re-read the log from its start."""
+
+
+class DeliveryError(ExportError):
+    """A sink did not take a batch even after retries: the checkpoint must not move past it."""

@@ -1,0 +1,306 @@
+"""Pure shaping of one MGN job log item into the public event (EventBridge entry and log line).
+
+No AWS I/O here. The Detail object is the public contract: consumers build rules and Logs
+Insights queries on it, so field names only ever get added, never renamed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+SCHEMA_VERSION = "1"
+DETAIL_TYPE = "MGN Job Log Event"
+
+# EventBridge counts an entry as Source + DetailType + Detail + Resources + 14 bytes for Time, and
+# a PutEvents request must stay under 256 KB. A CloudWatch Logs event is its UTF-8 message plus 26
+# bytes, at most 256 KB. The Detail is cut to fit both.
+EVENTBRIDGE_ENTRY_LIMIT = 256 * 1024
+EVENTBRIDGE_TIME_BYTES = 14
+LOG_EVENT_LIMIT = 256 * 1024
+LOG_EVENT_OVERHEAD = 26
+
+TRUNCATION_MARKER = "...[truncated {removed} bytes by mgn-job-log-exporter]"
+
+KNOWN_EVENTS = frozenset(
+    {
+        "JOB_START",
+        "SERVER_SKIPPED",
+        "CLEANUP_START",
+        "CLEANUP_END",
+        "CLEANUP_FAIL",
+        "SNAPSHOT_START",
+        "SNAPSHOT_END",
+        "SNAPSHOT_FAIL",
+        "USING_PREVIOUS_SNAPSHOT",
+        "CONVERSION_START",
+        "CONVERSION_END",
+        "CONVERSION_FAIL",
+        "LAUNCH_START",
+        "LAUNCH_FAILED",
+        "JOB_CANCEL",
+        "JOB_END",
+    }
+)
+ERROR_EVENTS = frozenset({"SNAPSHOT_FAIL", "CONVERSION_FAIL", "LAUNCH_FAILED", "CLEANUP_FAIL"})
+WARNING_EVENTS = frozenset({"JOB_CANCEL", "SERVER_SKIPPED", "USING_PREVIOUS_SNAPSHOT"})
+
+_ISO_PATTERN = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """What the exporter knows of a job from DescribeJobs; any field may be unknown."""
+
+    job_id: str
+    arn: str | None = None
+    job_type: str | None = None
+    initiated_by: str | None = None
+
+
+@dataclass(frozen=True)
+class ExportEvent:
+    """One item shaped for both sinks. `detail_json` is the EventBridge Detail and the log line."""
+
+    event_id: str
+    position: int
+    detail: dict[str, Any]
+    detail_json: str
+    time: datetime | None
+    resources: tuple[str, ...]
+    problems: tuple[str, ...]
+
+    @property
+    def severity(self) -> str:
+        return str(self.detail["severity"])
+
+
+def severity_of(event: str | None) -> str:
+    if event in ERROR_EVENTS:
+        return "ERROR"
+    if event in WARNING_EVENTS:
+        return "WARNING"
+    if event is None or event in KNOWN_EVENTS:
+        return "INFO"
+    # An event value MGN added after this code was written: judge it by its name, so that a new
+    # kind of failure still reaches the ERROR alarm rule.
+    upper = event.upper()
+    if "FAIL" in upper or "ERROR" in upper:
+        return "ERROR"
+    if "CANCEL" in upper or "SKIP" in upper or "PREVIOUS" in upper:
+        return "WARNING"
+    return "INFO"
+
+
+def parse_log_datetime(value: object) -> datetime | None:
+    """MGN's ISO8601DatetimeString, leniently (offsets, any fraction digits); None if unusable."""
+    if not isinstance(value, str):
+        return None
+    match = _ISO_PATTERN.match(value.strip())
+    if not match:
+        return None
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    micros = int((fraction or "0")[:6].ljust(6, "0"))
+    try:
+        parsed = datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second), micros
+        )
+    except ValueError:
+        return None
+    if zone in (None, "Z"):
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return datetime.fromisoformat(parsed.isoformat() + zone).astimezone(UTC)
+    except ValueError:
+        return None
+
+
+def canonical_json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def event_id_for(account_id: str, job_id: str, position: int, item: Mapping[str, Any]) -> str:
+    """Deterministic id: the same item at the same place always gets the same id."""
+    material = "\x1f".join((account_id, job_id, str(position), canonical_json(clean_strings(item))))
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
+
+
+def job_arn_resource(job: JobInfo) -> str | None:
+    return job.arn if isinstance(job.arn, str) and job.arn.startswith("arn:") else None
+
+
+def source_server_arn(
+    partition: str, region: str, account_id: str, source_server_id: object
+) -> str | None:
+    if not isinstance(source_server_id, str) or not re.fullmatch(
+        r"s-[0-9a-zA-Z]{17}", source_server_id
+    ):
+        return None
+    return f"arn:{partition}:mgn:{region}:{account_id}:source-server/{source_server_id}"
+
+
+def build_event(
+    item: Mapping[str, Any],
+    *,
+    account_id: str,
+    region: str,
+    job: JobInfo,
+    position: int,
+    source: str,
+) -> ExportEvent:
+    """Shape one item. Never raises on bad input: what is odd is kept and reported in `problems`."""
+    problems: list[str] = []
+    clean = clean_strings(dict(item))
+    if not isinstance(clean, dict):  # pragma: no cover - dict in, dict out
+        clean = {}
+    event_name = _string_or_none(clean.get("event"), "event", problems)
+    if event_name is not None and event_name not in KNOWN_EVENTS:
+        problems.append(f"unknown event value {event_name[:100]!r}")
+    log_date_time = _string_or_none(clean.get("logDateTime"), "logDateTime", problems)
+    parsed_time = parse_log_datetime(log_date_time)
+    if parsed_time is None:
+        problems.append(f"unusable logDateTime {str(log_date_time)[:100]!r}")
+    event_data = clean.get("eventData")
+    if event_data is None:
+        problems.append("missing eventData")
+        event_data = {}
+    elif not isinstance(event_data, dict):
+        problems.append("eventData is not an object")
+        event_data = {"value": event_data}
+
+    event_id = event_id_for(account_id, job.job_id, position, item)
+    detail: dict[str, Any] = {
+        "schemaVersion": SCHEMA_VERSION,
+        "eventId": event_id,
+        "accountID": account_id,
+        "region": region,
+        "jobID": job.job_id,
+        "jobType": job.job_type,
+        "initiatedBy": job.initiated_by,
+        "event": event_name,
+        "severity": severity_of(event_name),
+        "logDateTime": log_date_time,
+        "position": position,
+        "eventData": event_data,
+    }
+    partition = job.arn.split(":")[1] if job.arn and job.arn.count(":") >= 2 else "aws"
+    resources = tuple(
+        resource
+        for resource in (
+            job_arn_resource(job),
+            source_server_arn(partition, region, account_id, event_data.get("sourceServerID")),
+        )
+        if resource
+    )
+    budget = detail_budget(source, resources)
+    detail_json = canonical_detail_json(detail)
+    if len(detail_json.encode("utf-8")) > budget:
+        detail, detail_json = truncate_detail(detail, budget)
+        problems.append(f"truncated {', '.join(detail['truncated'])}")
+    return ExportEvent(
+        event_id=event_id,
+        position=position,
+        detail=detail,
+        detail_json=detail_json,
+        time=parsed_time,
+        resources=resources,
+        problems=tuple(problems),
+    )
+
+
+def canonical_detail_json(detail: Mapping[str, Any]) -> str:
+    # Key order as built (readable log lines); non-ASCII kept as UTF-8, which both sinks accept.
+    return json.dumps(detail, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def detail_budget(source: str, resources: tuple[str, ...]) -> int:
+    """Largest Detail (UTF-8 bytes) that fits one EventBridge entry and one log event."""
+    entry_overhead = (
+        len(source.encode("utf-8"))
+        + len(DETAIL_TYPE.encode("utf-8"))
+        + sum(len(resource.encode("utf-8")) for resource in resources)
+        + EVENTBRIDGE_TIME_BYTES
+    )
+    return min(EVENTBRIDGE_ENTRY_LIMIT - entry_overhead, LOG_EVENT_LIMIT - LOG_EVENT_OVERHEAD)
+
+
+def truncate_detail(detail: dict[str, Any], budget: int) -> tuple[dict[str, Any], str]:
+    """Cut the largest string values until the Detail fits, each with a visible marker."""
+    detail = json.loads(json.dumps(detail, default=str))
+    truncated: list[str] = []
+    detail["truncated"] = truncated
+    for _ in range(64):
+        detail_json = canonical_detail_json(detail)
+        overflow = len(detail_json.encode("utf-8")) - budget
+        if overflow <= 0:
+            return detail, detail_json
+        path, value = max(_string_leaves(detail), key=lambda leaf: len(leaf[1].encode("utf-8")))
+        raw = value.encode("utf-8")
+        # Each cut byte saves at least one byte of JSON; the marker and its own escaping are
+        # covered by the slack, so one cut per value is usually enough.
+        marker_room = len(TRUNCATION_MARKER) + 16
+        keep = max(0, len(raw) - overflow - marker_room)
+        kept = raw[:keep].decode("utf-8", errors="ignore")
+        _set_path(detail, path, kept + TRUNCATION_MARKER.format(removed=len(raw) - len(kept)))
+        label = ".".join(str(part) for part in path)
+        if label not in truncated:
+            truncated.append(label)
+    raise ValueError("detail could not be cut to fit its budget")  # pragma: no cover
+
+
+def _string_leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], str]]:
+    leaves: list[tuple[tuple[Any, ...], str]] = []
+    if isinstance(value, str):
+        leaves.append((path, value))
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            if path == () and key in ("truncated", "eventId", "accountID", "jobID"):
+                continue
+            leaves.extend(_string_leaves(child, (*path, key)))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            leaves.extend(_string_leaves(child, (*path, index)))
+    return leaves
+
+
+def _set_path(root: Any, path: tuple[Any, ...], value: str) -> None:
+    target = root
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+
+
+def _string_or_none(value: object, name: str, problems: list[str]) -> str | None:
+    if value is None:
+        problems.append(f"missing {name}")
+        return None
+    if isinstance(value, str):
+        return value
+    problems.append(f"{name} is not a string")
+    return canonical_json(value)
+
+
+def clean_strings(value: Any) -> Any:
+    """Replace lone surrogates (unencodable as UTF-8, so both sinks would reject the entry)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return value
+    if isinstance(value, dict):
+        return {clean_strings(key): clean_strings(child) for key, child in value.items()}
+    if isinstance(value, list):
+        return [clean_strings(child) for child in value]
+    return value
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

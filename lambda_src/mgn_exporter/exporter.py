@@ -1,0 +1,365 @@
+"""The export of one account, and of a list of accounts within one invocation's deadline.
+
+Plain code over small adapters (MGN reader, checkpoint store, EventBridge publisher, Logs
+writer) given to it, so that tests can run it against moto and the MGN emulator.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from mgn_exporter.checkpoint import AccountState, JobCheckpoint, new_job_checkpoint
+from mgn_exporter.deadline import Deadline
+from mgn_exporter.errors import (
+    AccountUnavailable,
+    DeliveryError,
+    JobUnavailable,
+    LeaseHeld,
+    LeaseLost,
+    TokenRejected,
+)
+from mgn_exporter.events import ExportEvent, build_event, event_id_for
+from mgn_exporter.mgn_reader import PAGE_SIZE, LogPage, mgn_timestamp
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
+
+    from mgn_exporter.checkpoint_store import CheckpointStore
+    from mgn_exporter.eventbridge_publisher import EventBridgePublisher
+    from mgn_exporter.logs_writer import LogsWriter
+    from mgn_exporter.mgn_reader import MgnReader
+
+# A lease outlives the invocation's deadline by this much, so a crashed invocation's lease
+# expires by itself soon after the crash could have happened at the latest.
+LEASE_SLACK_SECONDS = 5
+# Closed jobs are remembered a day longer than discovery could list them again (clock skew).
+CLOSED_MEMORY = timedelta(days=1)
+# A job DescribeJobs no longer knows (deleted): its log is read to the end, then it is closed.
+STATUS_NOT_FOUND = "NOT_FOUND"
+
+Counters = Counter[str]
+
+
+@dataclass
+class AccountReport:
+    account_id: str
+    outcome: str = "exported"  # exported | failed | skipped (lease held) | not_started
+    items_exported: int = 0
+    jobs_open: int = 0
+    jobs_closed: int = 0
+    backlog: bool = False  # stopped by the deadline with more to read
+    error: str | None = None
+
+
+@dataclass
+class RunReport:
+    accounts: list[AccountReport] = field(default_factory=list)
+    counters: Counters = field(default_factory=Counter)
+    max_lag_seconds: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        return all(a.outcome == "exported" and not a.backlog for a in self.accounts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "complete": self.complete,
+            "itemsExported": sum(a.items_exported for a in self.accounts),
+            "accounts": [asdict(account) for account in self.accounts],
+            "counters": dict(self.counters),
+            "maxLagSeconds": round(self.max_lag_seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    region: str
+    source: str
+    backfill: timedelta
+    discovery_overlap: timedelta
+
+
+class AccountExporter:
+    def __init__(
+        self,
+        *,
+        reader: MgnReader,
+        store: CheckpointStore,
+        publisher: EventBridgePublisher,
+        writer: LogsWriter,
+        options: ExportOptions,
+        logger: Logger,
+        counters: Counters,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._reader = reader
+        self._store = store
+        self._publisher = publisher
+        self._writer = writer
+        self._options = options
+        self._logger = logger
+        self._counters = counters
+        self._clock = clock
+        self.max_lag_seconds = 0.0
+
+    def export(self, account_id: str, deadline: Deadline) -> AccountReport:
+        report = AccountReport(account_id=account_id)
+        try:
+            state = self._store.acquire(
+                account_id, lease_until=deadline.ends_at + LEASE_SLACK_SECONDS
+            )
+        except LeaseHeld:
+            self._logger.info("Another invocation holds the account's lease; skipped")
+            self._counters["AccountsSkipped"] += 1
+            report.outcome = "skipped"
+            return report
+        try:
+            try:
+                self._discover(state)
+                self._export_jobs(state, deadline, report)
+            except (AccountUnavailable, DeliveryError) as exc:
+                self._fail(report, exc)
+            except Exception as exc:
+                # A defect must not stop the other accounts; the state holds only saved progress.
+                self._logger.exception("Unexpected error exporting the account")
+                self._fail(report, exc)
+            report.jobs_open = len(state.jobs)
+            self._store.release(state)
+        except LeaseLost:
+            report.outcome, report.error = "failed", "lease lost"
+            self._counters["LeasesLost"] += 1
+            self._logger.error("The account's lease was lost; stopped without writing")
+        return report
+
+    def _fail(self, report: AccountReport, exc: Exception) -> None:
+        report.outcome, report.error = "failed", f"{type(exc).__name__}: {exc}"
+        self._counters["AccountsFailed"] += 1
+        self._logger.error(
+            "Account export failed; the other accounts go on", extra={"error": report.error}
+        )
+
+    def _discover(self, state: AccountState) -> None:
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        start = state.discovery_start(now, self._options.backfill, self._options.discovery_overlap)
+        listed: set[str] = set()
+        for job in self._reader.jobs_since(state.account_id, start):
+            job_id = str(job["jobID"])
+            listed.add(job_id)
+            if job_id in state.jobs:
+                state.jobs[job_id] = state.jobs[job_id].with_job(job)
+            elif job_id not in state.closed:
+                state.jobs[job_id] = new_job_checkpoint(job)
+                self._logger.info("New job discovered", extra={"jobID": job_id})
+        older = [job_id for job_id in state.jobs if job_id not in listed]
+        if older:
+            found = {
+                str(job["jobID"]): job for job in self._reader.jobs_by_id(state.account_id, older)
+            }
+            for job_id in older:
+                refreshed = found.get(job_id)
+                state.jobs[job_id] = (
+                    state.jobs[job_id].with_job(refreshed)
+                    if refreshed
+                    else replace(state.jobs[job_id], status=STATUS_NOT_FOUND)
+                )
+        state.watermark = mgn_timestamp(now)
+        state.forget_closed_before(now - self._options.discovery_overlap - CLOSED_MEMORY)
+
+    def _export_jobs(self, state: AccountState, deadline: Deadline, report: AccountReport) -> None:
+        for job in state.open_jobs():
+            if deadline.should_stop():
+                report.backlog = True
+                return
+            self._logger.append_keys(jobID=job.job_id)
+            try:
+                finished = self._export_job(state, job, deadline, report)
+            except JobUnavailable as exc:
+                self._counters["JobsFailed"] += 1
+                self._logger.error(
+                    "Job log unavailable; the other jobs go on", extra={"error": str(exc)}
+                )
+                if state.jobs[job.job_id].status == STATUS_NOT_FOUND:
+                    state.close(state.jobs[job.job_id])
+                continue
+            finally:
+                self._logger.remove_keys(["jobID"])
+            if not finished:
+                report.backlog = True
+                return
+
+    def _export_job(
+        self, state: AccountState, job: JobCheckpoint, deadline: Deadline, report: AccountReport
+    ) -> bool:
+        """Export what is new in one job's log; False when stopped early (deadline, sink)."""
+        token, page_start = job.page_token, job.page_start
+        while True:
+            if deadline.should_stop():
+                return False
+            step_started = self._clock()
+            try:
+                page = self._reader.log_page(
+                    state.account_id, job.job_id, token, max_results=deadline.page_size(PAGE_SIZE)
+                )
+            except TokenRejected:
+                if token is None:
+                    raise JobUnavailable(f"{job.job_id}: rejected without a token") from None
+                self._counters["TokensRejected"] += 1
+                self._logger.warning(
+                    "nextToken rejected; re-reading the job log from its start",
+                    extra={"position": job.position},
+                )
+                token, page_start = None, 0
+                continue
+            new_items = self._new_items(state.account_id, job, page, page_start)
+            if new_items:
+                job = self._deliver(
+                    state, job, new_items, page, token, page_start, deadline, report
+                )
+                deadline.record_step(self._clock() - step_started, len(new_items))
+                if job.position < page_start + len(page.items):
+                    return False
+            if page.next_token is None:
+                if job.completed or job.status == STATUS_NOT_FOUND:
+                    state.close(job)
+                    report.jobs_closed += 1
+                    self._logger.info(
+                        "Job completed and fully exported; closed", extra={"position": job.position}
+                    )
+                return True
+            token, page_start = page.next_token, page_start + len(page.items)
+
+    def _new_items(
+        self, account_id: str, job: JobCheckpoint, page: LogPage, page_start: int
+    ) -> list[dict[str, Any]]:
+        """The items of `page` past the checkpoint (none while skipping to it)."""
+        skip = job.position - page_start
+        if skip <= 0:
+            return page.items
+        if len(page.items) < skip:
+            if page.next_token is None:
+                self._counters["LogShifts"] += 1
+                self._logger.error(
+                    "The job log is shorter than what was exported; nothing more to read",
+                    extra={"position": job.position, "logLength": page_start + len(page.items)},
+                )
+            return []
+        seam = page.items[skip - 1]
+        if (
+            job.last_event_id
+            and event_id_for(account_id, job.job_id, job.position - 1, seam) != job.last_event_id
+        ):
+            self._counters["LogShifts"] += 1
+            self._logger.error(
+                "The job log changed under the checkpoint: the item at the seam is not the one "
+                "exported last; continuing after the checkpoint position",
+                extra={"position": job.position, "expectedEventId": job.last_event_id},
+            )
+        return page.items[skip:]
+
+    def _deliver(
+        self,
+        state: AccountState,
+        job: JobCheckpoint,
+        items: list[dict[str, Any]],
+        page: LogPage,
+        token: str | None,
+        page_start: int,
+        deadline: Deadline,
+        report: AccountReport,
+    ) -> JobCheckpoint:
+        """Publish to both sinks, then advance and save the checkpoint past what both took."""
+        events = [
+            self._shape(state.account_id, job, item, job.position + offset)
+            for offset, item in enumerate(items)
+        ]
+        outcome = self._publisher.publish(events, should_stop=deadline.should_stop)
+        self._counters["PublishRetries"] += outcome.retried_entries
+        self._counters["FailedEntries"] += outcome.failed_entries
+        self._counters["Throttles"] += outcome.throttled_entries
+        delivered = events[: outcome.delivered]
+        if not delivered:
+            return job
+        written = self._writer.write(state.account_id, delivered)
+        self._counters["LogEventsRestamped"] += written.restamped
+        position = job.position + len(delivered)
+        page_end = page_start + len(page.items)
+        at_next_page = position == page_end and page.next_token is not None
+        job = replace(
+            job,
+            position=position,
+            page_token=page.next_token if at_next_page else token,
+            page_start=page_end if at_next_page else page_start,
+            last_event_id=delivered[-1].event_id,
+        )
+        state.jobs[job.job_id] = job
+        self._store.save(state)
+        report.items_exported += len(delivered)
+        self._counters["ItemsExported"] += len(delivered)
+        self._note_lag(delivered)
+        return job
+
+    def _shape(
+        self, account_id: str, job: JobCheckpoint, item: dict[str, Any], position: int
+    ) -> ExportEvent:
+        event = build_event(
+            item,
+            account_id=account_id,
+            region=self._options.region,
+            job=job.info,
+            position=position,
+            source=self._options.source,
+        )
+        if event.problems:
+            self._counters["OddItems"] += 1
+            self._logger.warning(
+                "Odd job log item exported as well as possible",
+                extra={
+                    "problems": list(event.problems),
+                    "position": position,
+                    "eventId": event.event_id,
+                },
+            )
+        return event
+
+    def _note_lag(self, events: Sequence[ExportEvent]) -> None:
+        now = self._clock()
+        for event in events:
+            if event.time is not None:
+                self.max_lag_seconds = max(self.max_lag_seconds, now - event.time.timestamp())
+
+
+def export_accounts(
+    exporter: AccountExporter,
+    accounts: Sequence[str],
+    deadline: Deadline,
+    *,
+    logger: Logger,
+    counters: Counters,
+) -> RunReport:
+    """Export each account in turn, each with a fair share of the time left."""
+    report = RunReport(counters=counters)
+    # Rotate the starting account every minute so a short budget does not always leave the
+    # same accounts last.
+    offset = int(time.time() // 60) % len(accounts) if accounts else 0
+    ordered = list(accounts[offset:]) + list(accounts[:offset])
+    for index, account_id in enumerate(ordered):
+        if deadline.should_stop():
+            report.accounts.extend(
+                AccountReport(account_id=rest, outcome="not_started", backlog=True)
+                for rest in ordered[index:]
+            )
+            break
+        logger.append_keys(accountID=account_id)
+        try:
+            report.accounts.append(
+                exporter.export(account_id, deadline.share(len(ordered) - index))
+            )
+        finally:
+            logger.remove_keys(["accountID"])
+    report.max_lag_seconds = exporter.max_lag_seconds
+    return report

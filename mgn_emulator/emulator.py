@@ -1,0 +1,250 @@
+"""``MgnEmulator``: the test-facing API (set-up, faults, clock) around the HTTP server."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections import Counter
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from mgn_emulator.clock import SimClock
+from mgn_emulator.dispatch import Dispatcher
+from mgn_emulator.faults import FaultBook
+from mgn_emulator.server import EmulatorHTTPServer
+from mgn_emulator.service import MgnService, Settings
+from mgn_emulator.store import Store
+from mgn_emulator.timefmt import as_utc
+from mgn_emulator.tokens import TokenCodec
+
+if TYPE_CHECKING:
+    from botocore.config import Config
+    from mypy_boto3_mgn import MgnClient
+
+
+class MgnEmulator:
+    def __init__(
+        self,
+        caller_account: str = "111111111111",
+        region: str = "us-east-1",
+        *,
+        token_ttl_seconds: float = 3600,
+        max_page_size: int | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.caller_account = caller_account
+        self.region = region
+        self.host = host
+        self._clock = SimClock()
+        self._store = Store()
+        self._store.put_account(caller_account, initialized=True, managed=False)
+        self._tokens = TokenCodec()
+        self._faults = FaultBook()
+        self._settings = Settings(
+            caller_account=caller_account,
+            region=region,
+            token_ttl_seconds=token_ttl_seconds,
+            max_page_size=max_page_size,
+        )
+        self._dispatcher = Dispatcher(
+            MgnService(self._store, self._tokens, self._clock, self._settings), self._faults
+        )
+        self._server: EmulatorHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> MgnEmulator:
+        if self._server is not None:
+            raise RuntimeError("the emulator is already running")
+        self._server = EmulatorHTTPServer((self.host, 0), self._dispatcher)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"mgn-emulator-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        server.close_connections()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> MgnEmulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the emulator is not running; call start()")
+        return int(self._server.server_address[1])
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def client(self, config: Config | None = None) -> MgnClient:
+        """A boto3 ``mgn`` client for this emulator, with dummy credentials."""
+        import boto3
+
+        return boto3.client(
+            "mgn",
+            region_name=self.region,
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            aws_session_token="testing",
+            config=config,
+        )
+
+    # -- settings -------------------------------------------------------------------------------
+
+    @property
+    def token_ttl_seconds(self) -> float:
+        return self._settings.token_ttl_seconds
+
+    @token_ttl_seconds.setter
+    def token_ttl_seconds(self, value: float) -> None:
+        self._settings.token_ttl_seconds = value
+
+    @property
+    def max_page_size(self) -> int | None:
+        return self._settings.max_page_size
+
+    @max_page_size.setter
+    def max_page_size(self, value: int | None) -> None:
+        if value is not None and value < 1:
+            raise ValueError("max_page_size must be at least 1 (or None)")
+        self._settings.max_page_size = value
+
+    # -- clock ----------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    def set_now(self, when: datetime) -> None:
+        self._clock.set_now(when)
+
+    def advance(self, seconds: float) -> None:
+        self._clock.advance(seconds)
+
+    # -- state ----------------------------------------------------------------------------------
+
+    def add_account(self, account_id: str, initialized: bool = True, managed: bool = True) -> None:
+        """Register (or update) an account; managed accounts are listed by ListManagedAccounts."""
+        self._store.put_account(account_id, initialized=initialized, managed=managed)
+
+    def add_job(
+        self,
+        account_id: str,
+        job_id: str | None = None,
+        type: str = "LAUNCH",
+        initiated_by: str = "START_TEST",
+        status: str = "STARTED",
+        created: datetime | None = None,
+        source_server_ids: list[str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        now = self.now()
+        return self._store.add_job(
+            account_id,
+            job_id=job_id,
+            type=type,
+            initiated_by=initiated_by,
+            status=status,
+            created=now if created is None else as_utc(created),
+            source_server_ids=list(source_server_ids or []),
+            tags=dict(tags or {}),
+            now=now,
+        )
+
+    def append_items(self, account_id: str, job_id: str, items: list[dict[str, Any]]) -> None:
+        """Append items to the job's log verbatim (not validated)."""
+        self._store.append_items(account_id, job_id, items)
+
+    def set_job_status(self, account_id: str, job_id: str, status: str) -> None:
+        self._store.set_job_status(account_id, job_id, status, self.now())
+
+    def set_launch_status(
+        self, account_id: str, job_id: str, source_server_id: str, launch_status: str | None
+    ) -> None:
+        """Override one participating server's launchStatus (None: derive it from the job)."""
+        self._store.set_launch_status(account_id, job_id, source_server_id, launch_status)
+
+    def add_source_server(
+        self,
+        account_id: str,
+        source_server_id: str | None = None,
+        *,
+        is_archived: bool = False,
+        life_cycle_state: str = "READY_FOR_TEST",
+        replication_type: str = "AGENT_BASED",
+        tags: dict[str, str] | None = None,
+        application_id: str | None = None,
+    ) -> str:
+        return self._store.add_source_server(
+            account_id,
+            source_server_id,
+            is_archived=is_archived,
+            life_cycle_state=life_cycle_state,
+            replication_type=replication_type,
+            tags=tags,
+            application_id=application_id,
+        )
+
+    def job_items(self, account_id: str, job_id: str) -> list[dict[str, Any]]:
+        """A deep copy of the job's stored log."""
+        with self._store.lock:
+            return copy.deepcopy(self._store.job(account_id, job_id).items)
+
+    # -- faults, tokens, calls ------------------------------------------------------------------
+
+    def inject_fault(
+        self,
+        operation: str,
+        error: str,
+        times: int | None = 1,
+        account_id: str | None = None,
+        job_id: str | None = None,
+        retry_after: int | float | str | None = None,
+    ) -> None:
+        """Answer ``error`` to the next ``times`` matching calls (None: until clear_faults)."""
+        self._faults.add(
+            operation,
+            error,
+            times=times,
+            account_id=account_id,
+            job_id=job_id,
+            retry_after=retry_after,
+        )
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def expire_tokens(self) -> None:
+        self._tokens.expire_all()
+
+    @property
+    def calls(self) -> Counter[str]:
+        """A snapshot of how many times each operation was called (faulted calls included)."""
+        return self._dispatcher.calls
+
+    def reset_calls(self) -> None:
+        self._dispatcher.reset_calls()

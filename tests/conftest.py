@@ -1,0 +1,17 @@
+"""Settings shared by every test layer."""
+
+from __future__ import annotations
+
+import os
+
+# Powertools: no X-Ray daemon here, and a fixed service name for the EMF output.
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "mgn-job-log-exporter")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "MgnJobLogExporterTest")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+# Never reach a real AWS account from a test.
+os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+os.environ.pop("AWS_SESSION_TOKEN", None)
+os.environ.pop("AWS_PROFILE", None)
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
