@@ -179,6 +179,10 @@ class MgnEmulator:
         """Append items to the job's log verbatim (not validated)."""
         self._store.append_items(account_id, job_id, items)
 
+    def replace_items(self, account_id: str, job_id: str, items: list[dict[str, Any]]) -> None:
+        """Rewrite the job's whole log (MGN never should: tests use it to shift a log)."""
+        self._store.replace_items(account_id, job_id, items)
+
     def set_job_status(self, account_id: str, job_id: str, status: str) -> None:
         self._store.set_job_status(account_id, job_id, status, self.now())
 

@@ -168,6 +168,11 @@ class Store:
         with self.lock:
             self.job(account_id, job_id).items.extend(copied)
 
+    def replace_items(self, account_id: str, job_id: str, items: list[Any]) -> None:
+        copied = copy.deepcopy(list(items))
+        with self.lock:
+            self.job(account_id, job_id).items[:] = copied
+
     def set_job_status(self, account_id: str, job_id: str, status: str, now: datetime) -> None:
         _check("job status", status, JOB_STATUSES)
         with self.lock:

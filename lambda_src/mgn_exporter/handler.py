@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from mgn_exporter.accounts import resolve_accounts
 from mgn_exporter.checkpoint_store import CheckpointStore
@@ -16,13 +14,16 @@ from mgn_exporter.eventbridge_publisher import EventBridgePublisher
 from mgn_exporter.exporter import AccountExporter, ExportOptions, export_accounts
 from mgn_exporter.logs_writer import LogsWriter
 from mgn_exporter.mgn_reader import MgnReader
-from mgn_exporter.observability import emit_run_metrics, logger, metrics, tracer
+from mgn_exporter.observability import emit_run_metrics, logger, metrics, traced
 from mgn_exporter.settings import get_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler(capture_response=False)
+@traced
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = get_settings()
     counters: Counter[str] = Counter()

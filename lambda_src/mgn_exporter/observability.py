@@ -6,14 +6,36 @@ environment variables the stack sets.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def tracing_enabled() -> bool:
+    return os.environ.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() not in ("1", "true")
+
+
+def traced(handler: Handler) -> Handler:
+    """The Powertools Tracer around the handler, only when tracing is on.
+
+    Creating a Tracer imports the X-Ray SDK, which costs about as much as importing boto3
+    itself: with tracing off (the default of the stack) the cold start does not pay for it.
+    """
+    if not tracing_enabled():
+        return handler
+    from aws_lambda_powertools import Tracer
+
+    tracer = Tracer()
+    return cast(Handler, tracer.capture_lambda_handler(capture_response=False)(handler))
+
 
 # Counters of a run, as CloudWatch metrics (all counts, except the lag).
 COUNTED_METRICS = (

@@ -21,6 +21,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from fault_proxy import FaultProxy
 from mgn_emulator import MgnEmulator
 from mgn_exporter.checkpoint import AccountState
 from mgn_exporter.checkpoint_store import PARTITION_KEY, _state_from_item, account_key
@@ -234,3 +235,12 @@ def invoke(budget_ms: int = 60_000, request_id: str | None = None) -> dict[str, 
     if request_id:
         context.aws_request_id = request_id
     return lambda_handler(dict(SCHEDULED_EVENT), context)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def proxy(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
+    """The exporter's endpoints go through a fault-injecting proxy; the test's own reads don't."""
+    with FaultProxy({"mgn": world.emulator.endpoint_url, "*": world.endpoint}, seed=7) as fp:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", fp.endpoint_url)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_MGN", fp.endpoint_url)
+        yield fp

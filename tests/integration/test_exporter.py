@@ -400,3 +400,21 @@ def test_bad_input_is_exported_as_well_as_possible(world: World) -> None:
     assert abs(records[4]["timestamp"] - now_ms) < 120_000
     assert abs(records[5]["timestamp"] - now_ms) < 120_000
     assert records[4]["detail"]["logDateTime"] == odd[4]["logDateTime"]
+
+
+def test_a_log_that_shifted_under_the_checkpoint_is_detected_and_counted(world: World) -> None:
+    # Given a running job exported up to position 30
+    emu = world.emulator
+    job = add_job(emu, OWN_ACCOUNT, 30, completed=False, seed=50)
+    invoke()
+    # When MGN's log changes before the seam (an item inserted at 5) and grows
+    items = emu.job_items(OWN_ACCOUNT, job)
+    now = datetime.now(UTC)
+    items.insert(5, make_item("SERVER_SKIPPED", now))
+    items += [make_item("LAUNCH_START", now + timedelta(seconds=i)) for i in range(4)]
+    emu.replace_items(OWN_ACCOUNT, job, items)
+    report = invoke()
+    # Then the shift is counted (and logged), and the items after the checkpoint are exported
+    assert report["counters"]["LogShifts"] == 1
+    assert report["itemsExported"] == 5
+    assert world.state(OWN_ACCOUNT).jobs[job].position == 35

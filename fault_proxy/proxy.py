@@ -1,0 +1,194 @@
+"""``FaultProxy``: the test-facing API around the HTTP server."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from fnmatch import fnmatchcase
+from types import TracebackType
+
+from fault_proxy.faults import BODY_KINDS, KINDS, LOG_REJECTION, FaultBook, FaultParams, Rule
+from fault_proxy.limits import Limits
+from fault_proxy.pipeline import CallRecord, Pipeline, Recorder
+from fault_proxy.server import ProxyHTTPServer
+from fault_proxy.upstream import Routes
+
+
+class FaultProxy:
+    """A fault-injecting proxy on ``host`` (ephemeral port) in front of one or more upstreams.
+
+    ``upstream`` is a URL, or ``{signing name: URL}`` routing by service with ``"*"`` as the
+    default, e.g. ``{"mgn": emulator_url, "*": moto_url}``. ``limits=None`` forwards requests
+    over AWS limits. ``clock`` (epoch seconds) is what timestamp rules are judged against.
+    """
+
+    def __init__(
+        self,
+        upstream: str | Mapping[str, str],
+        *,
+        seed: int | None = 0,
+        host: str = "127.0.0.1",
+        limits: Limits | None = Limits(),  # noqa: B008 - frozen, so sharing it is safe
+        clock: Callable[[], float] = time.time,
+        preserve_host: bool = True,
+    ) -> None:
+        self.host = host
+        self._routes = Routes(upstream)
+        self._book = FaultBook(seed)
+        self._recorder = Recorder()
+        self._pipeline = Pipeline(self._book, self._recorder, limits, clock)
+        self._preserve_host = preserve_host
+        self._server: ProxyHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> FaultProxy:
+        if self._server is not None:
+            raise RuntimeError("the proxy is already running")
+        self._server = ProxyHTTPServer(
+            (self.host, 0), self._pipeline, self._routes, self._preserve_host
+        )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"fault-proxy-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        server.close_clients()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the proxy is not running; call start()")
+        return int(self._server.server_address[1])
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # -- settings -------------------------------------------------------------------------------
+
+    @property
+    def limits(self) -> Limits | None:
+        return self._pipeline.limits
+
+    @limits.setter
+    def limits(self, value: Limits | None) -> None:
+        self._pipeline.limits = value
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._pipeline.clock
+
+    @clock.setter
+    def clock(self, value: Callable[[], float]) -> None:
+        self._pipeline.clock = value
+
+    # -- faults ---------------------------------------------------------------------------------
+
+    def inject(
+        self,
+        operation: str,
+        kind: str,
+        *,
+        times: int | None = None,
+        probability: float | None = None,
+        delay: float = 1.0,
+        error_code: str | None = None,
+        message: str | None = None,
+        status: int | None = None,
+        retry_after: int | None = None,
+        fraction: float = 0.5,
+        indexes: Iterable[int] | None = None,
+        too_old: int = 0,
+        expired: int = 0,
+        too_new: int | None = None,
+        by_timestamp: bool = False,
+        retention_days: int | None = None,
+    ) -> Rule:
+        """Inject ``kind`` into calls matching ``operation`` (``"logs.PutLogEvents"``,
+        ``"events.*"``, ``"*"``): the next ``times`` of them, each with ``probability``
+        (seeded), both (the first ``times`` calls that the draw hits), or neither (every
+        call until ``clear()``). The other arguments tune the kinds that use them."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {KINDS}")
+        only = BODY_KINDS.get(kind)
+        if only is not None and not fnmatchcase(only, operation):
+            raise ValueError(f"{kind} applies to {only} only, which {operation!r} does not match")
+        if times is not None and times < 1:
+            raise ValueError("times must be at least 1 (or None for no limit)")
+        if probability is not None and not 0 <= probability <= 1:
+            raise ValueError("probability must be within [0, 1]")
+        params = FaultParams(
+            delay=delay,
+            error_code=error_code,
+            message=message,
+            status=status,
+            retry_after=retry_after,
+            fraction=fraction,
+            indexes=None if indexes is None else tuple(indexes),
+            too_old=too_old,
+            expired=expired,
+            too_new=too_new,
+            by_timestamp=by_timestamp,
+            retention_days=retention_days,
+        )
+        explicit = too_old or expired or too_new is not None
+        if kind == LOG_REJECTION and not (by_timestamp or explicit):
+            raise ValueError("log_rejection needs too_old, expired, too_new or by_timestamp")
+        return self._book.add(Rule(operation, kind, times, probability, params))
+
+    def clear(self, operation: str | None = None) -> None:
+        """Remove every rule, or those injected with exactly this operation pattern."""
+        self._book.clear(operation)
+
+    @property
+    def rules(self) -> list[Rule]:
+        """The rules still active (spent ``times`` rules are gone)."""
+        return self._book.rules()
+
+    # -- observations ---------------------------------------------------------------------------
+
+    @property
+    def calls(self) -> Counter[str]:
+        """Calls per operation that reached the proxy, faulted ones included (a copy)."""
+        return self._recorder.calls()
+
+    @property
+    def records(self) -> list[CallRecord]:
+        """One record per finished call, in completion order (a copy)."""
+        return self._recorder.records()
+
+    @property
+    def faulted(self) -> Counter[str]:
+        """Calls per operation that had at least one fault injected."""
+        return Counter(r.operation for r in self._recorder.records() if r.faulted)
+
+    def reset_calls(self) -> None:
+        self._recorder.reset()

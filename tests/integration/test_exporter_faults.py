@@ -1,0 +1,161 @@
+"""Faults of EventBridge, CloudWatch Logs and DynamoDB, injected over the wire by the proxy.
+
+Each test counts, item by item, what reached EventBridge and the log group, and checks what
+the checkpoint holds.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from fault_proxy import FaultProxy
+from tests.integration.conftest import LOG_GROUP, OWN_ACCOUNT, World, event_ids, invoke
+from tests.integration.test_exporter import assert_exactly_once, details, logged
+from tests.integration.worlds import add_job
+
+
+def test_putevents_partial_failures_are_retried_until_every_entry_is_in(
+    world: World, proxy: FaultProxy
+) -> None:
+    # Given PutEvents failing a random 30% of the entries of its next 8 calls, retryably
+    add_job(world.emulator, OWN_ACCOUNT, 120, seed=40)
+    proxy.inject("events.PutEvents", "partial_failure", times=8, fraction=0.3)
+    # When the exporter runs once
+    report = invoke()
+    # Then every item is in both sinks exactly once, and the retries were counted
+    assert report["complete"]
+    assert report["counters"]["PublishRetries"] >= 8
+    assert report["counters"]["FailedEntries"] == 0
+    assert_exactly_once(world, 120)
+    assert proxy.faulted["events.PutEvents"] == 8
+
+
+def test_throttled_entries_count_as_throttles(world: World, proxy: FaultProxy) -> None:
+    add_job(world.emulator, OWN_ACCOUNT, 30, seed=41)
+    proxy.inject(
+        "events.PutEvents",
+        "partial_failure",
+        times=2,
+        fraction=0.5,
+        error_code="ThrottlingException",
+    )
+    report = invoke()
+    assert report["counters"]["Throttles"] >= 2
+    assert_exactly_once(world, 30)
+
+
+def test_an_entry_refused_for_good_stops_the_checkpoint_before_it(
+    world: World, proxy: FaultProxy
+) -> None:
+    # Given EventBridge refusing the 4th entry of the first call with a non-retryable code
+    job = add_job(world.emulator, OWN_ACCOUNT, 25, completed=False, seed=42)
+    proxy.inject(
+        "events.PutEvents", "partial_failure", times=1, indexes=[3], error_code="MalformedDetail"
+    )
+    # When the exporter runs
+    report = invoke()
+    # Then the failure is counted, the log group holds only the 3 items before it, and the
+    # checkpoint does not pass it
+    assert report["counters"]["FailedEntries"] == 1
+    assert sorted(d["position"] for d in logged(world)) == [0, 1, 2]
+    assert world.state(OWN_ACCOUNT).jobs[job].position == 3
+    # When the entry is taken on the next run
+    invoke()
+    # Then every item is in both sinks; only that first batch's tail was published twice
+    bus = event_ids(details(world))
+    assert len(bus) == 25
+    assert sum(bus.values()) - 25 <= 6  # entries 4..9 of the first batch
+    assert max(event_ids(logged(world)).values()) == 1
+
+
+def test_putevents_retries_that_run_out_leave_the_item_for_the_next_run(
+    world: World, proxy: FaultProxy
+) -> None:
+    job = add_job(world.emulator, OWN_ACCOUNT, 12, completed=False, seed=43)
+    proxy.inject("events.PutEvents", "partial_failure", indexes=[0])  # until cleared
+    report = invoke()
+    assert report["counters"]["FailedEntries"] == 1
+    assert logged(world) == []
+    assert world.state(OWN_ACCOUNT).jobs[job].position == 0
+    proxy.clear()
+    invoke()
+    assert len(event_ids(details(world))) == 12
+    assert max(event_ids(logged(world)).values()) == 1
+
+
+@pytest.mark.parametrize(
+    ("operation", "kind"),
+    [
+        ("events.PutEvents", "throttle"),
+        ("events.PutEvents", "http_500"),
+        ("logs.PutLogEvents", "throttle"),
+        ("logs.PutLogEvents", "http_503"),
+        ("logs.PutLogEvents", "reset"),
+        ("dynamodb.UpdateItem", "throttle"),
+        ("dynamodb.UpdateItem", "http_500"),
+        ("dynamodb.UpdateItem", "reset"),
+        ("mgn.DescribeJobLogItems", "reset"),
+    ],
+)
+def test_transient_service_errors_are_absorbed_by_botocore(
+    world: World, proxy: FaultProxy, operation: str, kind: str
+) -> None:
+    add_job(world.emulator, OWN_ACCOUNT, 40, seed=44)
+    proxy.inject(operation, kind, times=2)
+    report = invoke()
+    assert report["complete"], report
+    assert proxy.faulted[operation] == 2
+    assert_exactly_once(world, 40)
+
+
+def test_log_group_down_past_retries_keeps_the_checkpoint_and_duplicates_at_most_a_page(
+    world: World, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given CloudWatch Logs throttling every call
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    world.emulator.max_page_size = 50
+    job = add_job(world.emulator, OWN_ACCOUNT, 120, completed=False, seed=45)
+    proxy.inject("logs.PutLogEvents", "throttle")
+    # When the exporter runs
+    report = invoke()
+    # Then the account fails, nothing is checkpointed, and the next run delivers everything
+    assert report["accounts"][0]["outcome"] == "failed"
+    assert world.state(OWN_ACCOUNT).jobs[job].position == 0
+    assert logged(world) == []
+    proxy.clear()
+    invoke()
+    bus = event_ids(details(world))
+    assert len(bus) == 120 and sum(bus.values()) - 120 <= 50
+    assert_logs = event_ids(logged(world))
+    assert len(assert_logs) == 120 and max(assert_logs.values()) == 1
+
+
+def todays_stream(world: World) -> None:
+    """Create the day's stream first, so that the injected fault hits the write itself."""
+    world.logs.create_log_stream(
+        logGroupName=LOG_GROUP, logStreamName=f"{OWN_ACCOUNT}/{datetime.now(UTC):%Y-%m-%d}"
+    )
+
+
+def test_rejected_log_events_are_stamped_again_and_land(world: World, proxy: FaultProxy) -> None:
+    todays_stream(world)
+    add_job(world.emulator, OWN_ACCOUNT, 20, seed=46)
+    proxy.inject("logs.PutLogEvents", "log_rejection", times=1, too_old=3, too_new=18)
+    report = invoke()
+    assert report["counters"]["LogEventsRestamped"] == 5
+    assert_exactly_once(world, 20)
+
+
+def test_log_events_rejected_even_when_stamped_now_fail_the_write(
+    world: World, proxy: FaultProxy
+) -> None:
+    todays_stream(world)
+    job = add_job(world.emulator, OWN_ACCOUNT, 10, completed=False, seed=47)
+    proxy.inject("logs.PutLogEvents", "log_rejection", times=2, too_old=1)
+    report = invoke()
+    assert report["accounts"][0]["outcome"] == "failed"
+    assert world.state(OWN_ACCOUNT).jobs[job].position == 0
+    invoke()
+    assert len(event_ids(logged(world))) == 10
