@@ -1,16 +1,19 @@
-"""boto3 clients with the retry and timeout policy of each service.
+"""boto3 clients with the retry and timeout policy of each service, kept across invocations.
 
 botocore does the retrying (standard mode; adaptive for MGN so that a throttled account slows
-the client down instead of hammering). Endpoints come from the standard AWS SDK environment
-(AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_MGN, ...), which boto3 honours by itself.
+the client down instead of hammering). Endpoints, region and retry overrides come from the
+standard AWS SDK environment (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_MGN, AWS_MAX_ATTEMPTS,
+AWS_RETRY_MODE...), which boto3 honours by itself. Clients are built once per execution
+environment so that warm invocations reuse their connections.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -30,9 +33,29 @@ THROTTLING_CODES = frozenset(
         "RequestLimitExceeded",
     }
 )
-
 DEFAULT_TOTAL_ATTEMPTS = 5
 _TIMEOUTS: dict[str, Any] = {"connect_timeout": 3, "read_timeout": 10, "tcp_keepalive": True}
+# What the clients depend on besides credentials (which boto3 refreshes by itself).
+_ENVIRONMENT = (
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_MGN",
+    "AWS_MAX_ATTEMPTS",
+    "AWS_RETRY_MODE",
+)
+
+
+@dataclass
+class CallCounts:
+    """Counts of one invocation: HTTP attempts per operation, and throttled attempts."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    throttles: int = 0
+
+    def reset(self) -> None:
+        self.calls = Counter()
+        self.throttles = 0
 
 
 @dataclass(frozen=True)
@@ -41,35 +64,31 @@ class Clients:
     events: EventBridgeClient
     logs: CloudWatchLogsClient
     dynamodb: DynamoDBClient
+    counts: CallCounts
 
 
-def build_clients(throttles: Counter[str], calls: Counter[str] | None = None) -> Clients:
-    """Clients for one invocation; throttled attempts and (optionally) all calls are counted."""
+def get_clients() -> Clients:
+    """The clients for the current configuration, built on first use."""
+    return _build(tuple(os.environ.get(name) for name in _ENVIRONMENT))
+
+
+@lru_cache(maxsize=4)
+def _build(environment: tuple[str | None, ...]) -> Clients:
     session = boto3.session.Session()
-    # The standard SDK variables AWS_RETRY_MODE / AWS_MAX_ATTEMPTS still override these.
     attempts = int(os.environ.get("AWS_MAX_ATTEMPTS") or DEFAULT_TOTAL_ATTEMPTS)
     mode = os.environ.get("AWS_RETRY_MODE")
     standard = _config(mode or "standard", attempts)
-    adaptive = _config(mode or "adaptive", attempts)
+    counts = CallCounts()
     clients = Clients(
-        mgn=session.client("mgn", config=adaptive),
+        mgn=session.client("mgn", config=_config(mode or "adaptive", attempts)),
         events=session.client("events", config=standard),
         logs=session.client("logs", config=standard),
         dynamodb=session.client("dynamodb", config=standard),
+        counts=counts,
     )
     for client in (clients.mgn, clients.events, clients.logs, clients.dynamodb):
-        count_throttles(client, throttles)
-        if calls is not None:
-            count_calls(client, calls)
+        _count_calls(client, counts)
     return clients
-
-
-def _mode(
-    configured: str | None, default: Literal["standard", "adaptive"]
-) -> Literal["legacy", "standard", "adaptive"]:
-    if configured in ("legacy", "standard", "adaptive"):
-        return configured  # type: ignore[return-value]
-    return default
 
 
 def _config(mode: str, attempts: int) -> Config:
@@ -77,25 +96,19 @@ def _config(mode: str, attempts: int) -> Config:
     return Config(retries=retries, **_TIMEOUTS)
 
 
-def count_throttles(client: Any, throttles: Counter[str]) -> None:
-    """Count every throttled attempt, including those botocore retries quietly."""
+def _count_calls(client: Any, counts: CallCounts) -> None:
+    """Count every HTTP attempt ("mgn.DescribeJobs") and every throttled one, retries included."""
+    service = client.meta.service_model.service_name  # "logs", not the event's "cloudwatch-logs"
+
+    def on_before_send(event_name: str = "", **_: Any) -> None:
+        counts.calls[f"{service}.{event_name.rsplit('.', 1)[-1]}"] += 1
 
     def on_needs_retry(response: Any = None, **_: Any) -> None:
         if response is None:
             return
         code = response[1].get("Error", {}).get("Code") if len(response) > 1 else None
         if code in THROTTLING_CODES:
-            throttles["Throttles"] += 1
-
-    client.meta.events.register("needs-retry", on_needs_retry)
-
-
-def count_calls(client: Any, calls: Counter[str]) -> None:
-    """Count every HTTP attempt per operation ("mgn.DescribeJobs"), retries included."""
-
-    service = client.meta.service_model.service_name  # "logs", not the event's "cloudwatch-logs"
-
-    def on_before_send(event_name: str = "", **_: Any) -> None:
-        calls[f"{service}.{event_name.rsplit('.', 1)[-1]}"] += 1
+            counts.throttles += 1
 
     client.meta.events.register("before-send", on_before_send)
+    client.meta.events.register("needs-retry", on_needs_retry)

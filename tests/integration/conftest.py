@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 import urllib.request
-import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -26,6 +23,7 @@ from mgn_emulator import MgnEmulator
 from mgn_exporter.checkpoint import AccountState
 from mgn_exporter.checkpoint_store import PARTITION_KEY, _state_from_item, account_key
 from mgn_exporter.settings import get_settings
+from sandbox.lambda_context import LocalLambdaContext
 from tests import moto_speedups
 
 REGION = "us-east-1"
@@ -56,27 +54,6 @@ def moto_endpoint() -> Iterator[str]:
 def emulator() -> Iterator[MgnEmulator]:
     with MgnEmulator(caller_account=OWN_ACCOUNT, region=REGION) as emu:
         yield emu
-
-
-@dataclass
-class LambdaContextStub:
-    """A standard Lambda context with a real deadline."""
-
-    budget_ms: int = 60_000
-    function_name: str = "mgn-job-log-exporter"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = "/aws/lambda/mgn-job-log-exporter"
-    log_stream_name: str = "2026/11/25/[$LATEST]test"
-    started: float = field(default_factory=time.monotonic)
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:{REGION}:{OWN_ACCOUNT}:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int(self.budget_ms - (time.monotonic() - self.started) * 1000))
 
 
 SCHEDULED_EVENT = {
@@ -231,7 +208,7 @@ def invoke(budget_ms: int = 60_000, request_id: str | None = None) -> dict[str, 
     """One invocation of the real handler, as Lambda would make it."""
     from mgn_exporter.handler import lambda_handler
 
-    context = LambdaContextStub(budget_ms=budget_ms)
+    context = LocalLambdaContext(budget_ms=budget_ms, account_id=OWN_ACCOUNT, region=REGION)
     if request_id:
         context.aws_request_id = request_id
     return lambda_handler(dict(SCHEDULED_EVENT), context)  # type: ignore[arg-type]

@@ -1,61 +1,12 @@
-"""Builders of MGN activity in the emulator: jobs whose logs look like MGN's."""
+"""Builders of MGN activity in the emulator for the integration tests."""
 
 from __future__ import annotations
 
 import random
-import string
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from mgn_emulator import MgnEmulator, make_item
-
-# One server's steps through a launch job, in MGN's order.
-SERVER_STEPS = (
-    "SNAPSHOT_START",
-    "SNAPSHOT_END",
-    "CONVERSION_START",
-    "CONVERSION_END",
-    "LAUNCH_START",
-    "CLEANUP_START",
-    "CLEANUP_END",
-)
-
-
-def server_id(rng: random.Random) -> str:
-    return "s-" + "".join(rng.choices(string.hexdigits.lower()[:16], k=17))
-
-
-def job_log(
-    count: int, *, start: datetime, rng: random.Random, fail_every: int = 0
-) -> list[dict[str, Any]]:
-    """`count` items: JOB_START, servers' steps (some failing), JOB_END last."""
-    items: list[dict[str, Any]] = [make_item("JOB_START", start)]
-    moment = start
-    server = server_id(rng)
-    step = 0
-    while len(items) < count - 1:
-        moment += timedelta(seconds=rng.randint(1, 30))
-        event = SERVER_STEPS[step % len(SERVER_STEPS)]
-        if step % len(SERVER_STEPS) == 0:
-            server = server_id(rng)
-        if fail_every and len(items) % fail_every == 0 and event == "CONVERSION_END":
-            items.append(
-                make_item(
-                    "CONVERSION_FAIL",
-                    moment,
-                    server,
-                    conversion_server_id="i-0123456789abcdef0",
-                    raw_error="Failed to convert: driver injection timed out",
-                    attempt_count=1,
-                    max_attempts_count=3,
-                )
-            )
-        else:
-            items.append(make_item(event, moment, server))
-        step += 1
-    if count > 1:
-        items.append(make_item("JOB_END", moment + timedelta(seconds=5)))
-    return items[:count]
+from mgn_emulator import MgnEmulator
+from mgn_emulator.worlds import job_log
 
 
 def add_job(
@@ -72,9 +23,8 @@ def add_job(
     rng = random.Random(seed)
     created = created or datetime.now(UTC) - timedelta(minutes=30)
     job_id = emu.add_job(account_id, initiated_by=initiated_by, status="STARTED", created=created)
-    emu.append_items(
-        account_id, job_id, job_log(count, start=created, rng=rng, fail_every=fail_every)
-    )
+    log = job_log(count, start=created, rng=rng, fail_every=fail_every)
+    emu.append_items(account_id, job_id, log)
     if completed:
         emu.set_job_status(account_id, job_id, "COMPLETED")
     return job_id

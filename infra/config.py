@@ -1,0 +1,223 @@
+"""Typed stack configuration read from CDK context, validated once at synth time.
+
+Values arrive as JSON from cdk.json or as strings from ``cdk deploy -c key=value``; both are
+accepted. A bad value fails the synth with a message naming the context key, instead of a
+template that deploys and then fails at run time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import aws_logs as logs
+
+from infra import constants as c
+
+ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
+# EventBridge: bus names are [/.\-_A-Za-z0-9]{1,256}; "default" is the account's own bus.
+BUS_NAME = re.compile(r"^[/\.\-_A-Za-z0-9]{1,256}$")
+# CloudWatch Logs group names.
+LOG_GROUP_NAME = re.compile(r"^[\.\-_/#A-Za-z0-9]{1,512}$")
+SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-\.]{0,254}$")
+EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
+KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+# The retention periods CloudWatch Logs accepts, mapped to the CDK enum.
+RETENTION_DAYS: Mapping[int, logs.RetentionDays] = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+
+class ConfigError(ValueError):
+    """A context value is invalid; the message names the cdk.json key."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExporterConfig:
+    event_bus_name: str
+    event_source: str
+    event_log_group_name: str
+    event_log_retention_days: int
+    event_log_kms_key_arn: str | None
+    function_log_retention_days: int
+    schedule_rate_minutes: int
+    accounts: str
+    backfill_days: int
+    discovery_overlap_minutes: int
+    deadline_margin_seconds: int
+    log_level: str
+    service_name: str
+    archive_enabled: bool
+    archive_retention_days: int
+    alert_email: str | None
+    ops_email: str | None
+    export_lag_alarm_seconds: int
+    powertools_layer_version: int
+    # X-Ray SDK subsegments for every AWS call; its import doubles the cold start.
+    sdk_tracing: bool
+
+    @classmethod
+    def from_context(cls, get: Callable[[str], Any]) -> ExporterConfig:
+        """Build from a context getter such as ``app.node.try_get_context``.
+
+        Keys the getter does not know fall back to ``constants.CONTEXT_DEFAULTS``.
+        """
+
+        def raw(key: str) -> Any:
+            value = get(key)
+            return c.CONTEXT_DEFAULTS[key] if value is None else value
+
+        config = cls(
+            event_bus_name=_matching(raw, c.CTX_EVENT_BUS_NAME, BUS_NAME),
+            event_source=_event_source(raw(c.CTX_EVENT_SOURCE)),
+            event_log_group_name=_matching(raw, c.CTX_EVENT_LOG_GROUP_NAME, LOG_GROUP_NAME),
+            event_log_retention_days=_retention(raw, c.CTX_EVENT_LOG_RETENTION_DAYS),
+            event_log_kms_key_arn=_optional(raw, c.CTX_EVENT_LOG_KMS_KEY_ARN, KMS_KEY_ARN),
+            function_log_retention_days=_retention(raw, c.CTX_FUNCTION_LOG_RETENTION_DAYS),
+            schedule_rate_minutes=_int(raw, c.CTX_SCHEDULE_RATE_MINUTES, 1, 60),
+            accounts=_accounts(raw(c.CTX_ACCOUNTS)),
+            backfill_days=_int(raw, c.CTX_BACKFILL_DAYS, 0, 365),
+            discovery_overlap_minutes=_int(raw, c.CTX_DISCOVERY_OVERLAP_MINUTES, 0, 7 * 24 * 60),
+            deadline_margin_seconds=_int(raw, c.CTX_DEADLINE_MARGIN_SECONDS, 1, 600),
+            log_level=_log_level(raw(c.CTX_LOG_LEVEL)),
+            service_name=_matching(raw, c.CTX_SERVICE_NAME, SERVICE_NAME),
+            archive_enabled=_bool(raw, c.CTX_ARCHIVE_ENABLED),
+            # 0 keeps archived events indefinitely (EventBridge's meaning of 0).
+            archive_retention_days=_int(raw, c.CTX_ARCHIVE_RETENTION_DAYS, 0, 3650),
+            alert_email=_optional(raw, c.CTX_ALERT_EMAIL, EMAIL),
+            ops_email=_optional(raw, c.CTX_OPS_EMAIL, EMAIL),
+            export_lag_alarm_seconds=_int(raw, c.CTX_EXPORT_LAG_ALARM_SECONDS, 60, 7 * 86400),
+            powertools_layer_version=_int(raw, c.CTX_POWERTOOLS_LAYER_VERSION, 1, 10_000),
+            sdk_tracing=_bool(raw, c.CTX_SDK_TRACING),
+        )
+        if config.deadline_margin_seconds >= c.FUNCTION_TIMEOUT_SECONDS:
+            raise ConfigError(
+                f"context {c.CTX_DEADLINE_MARGIN_SECONDS} must be below the function timeout "
+                f"({c.FUNCTION_TIMEOUT_SECONDS} s)"
+            )
+        return config
+
+    @property
+    def event_log_retention(self) -> logs.RetentionDays:
+        return RETENTION_DAYS[self.event_log_retention_days]
+
+    @property
+    def function_log_retention(self) -> logs.RetentionDays:
+        return RETENTION_DAYS[self.function_log_retention_days]
+
+
+def _str(raw: Callable[[str], Any], key: str) -> str:
+    value = raw(key)
+    if not isinstance(value, str):
+        raise ConfigError(f"context {key} must be a string, got {value!r}")
+    return value.strip()
+
+
+def _matching(raw: Callable[[str], Any], key: str, pattern: re.Pattern[str]) -> str:
+    value = _str(raw, key)
+    if not pattern.match(value):
+        raise ConfigError(f"context {key} is not valid: {value!r}")
+    return value
+
+
+def _optional(raw: Callable[[str], Any], key: str, pattern: re.Pattern[str]) -> str | None:
+    value = _str(raw, key)
+    if not value:
+        return None
+    if not pattern.match(value):
+        raise ConfigError(f"context {key} is not valid: {value!r}")
+    return value
+
+
+def _int(raw: Callable[[str], Any], key: str, minimum: int, maximum: int) -> int:
+    value = raw(key)
+    if isinstance(value, bool):
+        raise ConfigError(f"context {key} must be an integer, got {value!r}")
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"context {key} must be an integer, got {value!r}") from None
+    if not minimum <= number <= maximum:
+        raise ConfigError(f"context {key} must be between {minimum} and {maximum}, got {number}")
+    return number
+
+
+def _bool(raw: Callable[[str], Any], key: str) -> bool:
+    value = raw(key)
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise ConfigError(f"context {key} must be true or false, got {value!r}")
+
+
+def _retention(raw: Callable[[str], Any], key: str) -> int:
+    days = _int(raw, key, 1, 3653)
+    if days not in RETENTION_DAYS:
+        allowed = ", ".join(str(d) for d in RETENTION_DAYS)
+        raise ConfigError(f"context {key} must be one of {allowed}, got {days}")
+    return days
+
+
+def _event_source(raw_value: Any) -> str:
+    if not isinstance(raw_value, str) or not raw_value.strip():
+        raise ConfigError(f"context {c.CTX_EVENT_SOURCE} must be a non-empty string")
+    value = raw_value.strip()
+    # EventBridge reserves aws.* for AWS services; PutEvents would reject every entry.
+    if value.lower().startswith("aws."):
+        raise ConfigError(f"context {c.CTX_EVENT_SOURCE} must not start with 'aws.': {value!r}")
+    if len(value) > 256:
+        raise ConfigError(f"context {c.CTX_EVENT_SOURCE} must be at most 256 characters")
+    return value
+
+
+def _accounts(value: Any) -> str:
+    if isinstance(value, list):
+        value = ",".join(str(v) for v in value)
+    if not isinstance(value, str):
+        raise ConfigError(f"context {c.CTX_ACCOUNTS} must be 'auto' or a list of account IDs")
+    text = value.strip()
+    if text.lower() == "auto":
+        return "auto"
+    accounts = [part.strip() for part in text.split(",") if part.strip()]
+    if not accounts or not all(ACCOUNT_ID.match(a) for a in accounts):
+        raise ConfigError(
+            f"context {c.CTX_ACCOUNTS} must be 'auto' or comma-separated 12-digit account IDs, "
+            f"got {value!r}"
+        )
+    return ",".join(dict.fromkeys(accounts))
+
+
+def _log_level(value: Any) -> str:
+    text = str(value).strip().upper()
+    if text not in LOG_LEVELS:
+        raise ConfigError(f"context {c.CTX_LOG_LEVEL} must be one of {', '.join(LOG_LEVELS)}")
+    return text

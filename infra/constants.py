@@ -1,0 +1,166 @@
+"""Names, fixed values and context defaults shared by the stack, app.py and the tests.
+
+Anything a user may want to change is a cdk.json context key (see ``CONTEXT_DEFAULTS``); the
+rest is part of the contract with the Lambda code and is fixed here so both sides agree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+REPO_ROOT: Final = Path(__file__).resolve().parent.parent
+LAMBDA_SRC_DIR: Final = REPO_ROOT / "lambda_src"
+SCHEMA_FILE: Final = REPO_ROOT / "schema" / "mgn-job-log-event.schema.json"
+CDK_JSON_FILE: Final = REPO_ROOT / "cdk.json"
+
+STACK_NAME: Final = "MgnJobLogExporter"
+STACK_DESCRIPTION: Final = (
+    "MGN job log exporter: MGN job log items to EventBridge events and CloudWatch Logs"
+)
+
+# --- the exporter function -------------------------------------------------------------------
+HANDLER: Final = "mgn_exporter.handler.lambda_handler"
+# Placeholders until the benchmark exists; they will be set from its figures. The schedule
+# leaves DEADLINE_MARGIN_SECONDS of headroom inside this timeout.
+FUNCTION_TIMEOUT_SECONDS: Final = 300
+FUNCTION_MEMORY_MB: Final = 512
+# Paths the asset hashing and zip must skip: caches would change the hash on every test run.
+ASSET_EXCLUDES: Final = (
+    "**/__pycache__",
+    "**/*.pyc",
+    "**/*.pyo",
+    "**/.pytest_cache",
+    "**/.mypy_cache",
+    "**/.ruff_cache",
+    "**/*.egg-info",
+    "**/.DS_Store",
+)
+
+# AWS-managed Powertools for AWS Lambda (Python) v3 layer (python3.12, arm64). It brings
+# aws-lambda-powertools and aws-xray-sdk (the tracer extra); boto3 comes from the runtime.
+# Version 27 is the one the Powertools docs list for every commercial region as of this
+# writing; override with the `powertoolsLayerVersion` context key rather than editing this.
+POWERTOOLS_LAYER_ACCOUNT: Final = "017000801446"
+POWERTOOLS_LAYER_NAME: Final = "AWSLambdaPowertoolsPythonV3-python312-arm64"
+POWERTOOLS_LAYER_VERSION: Final = 27
+
+# --- the event contract ----------------------------------------------------------------------
+DETAIL_TYPE: Final = "MGN Job Log Event"
+SCHEMA_VERSION: Final = "1"
+ERROR_EVENTS: Final = ("SNAPSHOT_FAIL", "CONVERSION_FAIL", "LAUNCH_FAILED", "CLEANUP_FAIL")
+WARNING_EVENTS: Final = ("JOB_CANCEL", "SERVER_SKIPPED", "USING_PREVIOUS_SNAPSHOT")
+# Every value of JobLog.event in the MGN API, for checking saved queries and fixtures.
+MGN_EVENTS: Final = (
+    "JOB_START",
+    "SERVER_SKIPPED",
+    "CLEANUP_START",
+    "CLEANUP_END",
+    "CLEANUP_FAIL",
+    "SNAPSHOT_START",
+    "SNAPSHOT_END",
+    "SNAPSHOT_FAIL",
+    "USING_PREVIOUS_SNAPSHOT",
+    "CONVERSION_START",
+    "CONVERSION_END",
+    "CONVERSION_FAIL",
+    "LAUNCH_START",
+    "LAUNCH_FAILED",
+    "JOB_CANCEL",
+    "JOB_END",
+)
+MGN_EVENT_DATA_KEYS: Final = (
+    "sourceServerID",
+    "conversionServerID",
+    "targetInstanceID",
+    "rawError",
+    "attemptCount",
+    "maxAttemptsCount",
+)
+SCHEMA_REGISTRY_DESCRIPTION: Final = "Events published by the MGN job log exporter"
+
+# --- environment variable names the function reads (fixed by the Lambda code) ---------------
+ENV_EVENT_BUS_NAME: Final = "EVENT_BUS_NAME"
+ENV_EVENT_SOURCE: Final = "EVENT_SOURCE"
+ENV_EVENT_LOG_GROUP_NAME: Final = "EVENT_LOG_GROUP_NAME"
+ENV_CHECKPOINT_TABLE_NAME: Final = "CHECKPOINT_TABLE_NAME"
+ENV_ACCOUNTS: Final = "ACCOUNTS"
+ENV_BACKFILL_DAYS: Final = "BACKFILL_DAYS"
+ENV_DISCOVERY_OVERLAP_MINUTES: Final = "DISCOVERY_OVERLAP_MINUTES"
+ENV_DEADLINE_MARGIN_SECONDS: Final = "DEADLINE_MARGIN_SECONDS"
+
+# --- checkpoint table (fixed by the Lambda code) ---------------------------------------------
+TABLE_PARTITION_KEY: Final = "pk"
+TABLE_TTL_ATTRIBUTE: Final = "expiresAt"
+TABLE_ACTIONS: Final = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+)
+
+# --- MGN: read-only actions the function calls -----------------------------------------------
+MGN_ACTIONS: Final = (
+    "mgn:DescribeJobs",
+    "mgn:DescribeJobLogItems",
+    "mgn:ListManagedAccounts",
+)
+
+# --- metrics (EMF from Powertools; the `service` dimension is POWERTOOLS_SERVICE_NAME) -------
+METRICS_NAMESPACE: Final = "MgnJobLogExporter"
+METRIC_DIMENSION: Final = "service"
+METRIC_ITEMS_EXPORTED: Final = "ItemsExported"
+METRIC_PUBLISH_RETRIES: Final = "PublishRetries"
+METRIC_FAILED_ENTRIES: Final = "FailedEntries"
+METRIC_ACCOUNTS_FAILED: Final = "AccountsFailed"
+METRIC_THROTTLES: Final = "Throttles"
+METRIC_EXPORT_LAG_SECONDS: Final = "ExportLagSeconds"
+METRIC_JOBS_FAILED: Final = "JobsFailed"
+# Alarm when the longest run reaches this share of the timeout: the next item is a timeout.
+DURATION_ALARM_FRACTION: Final = 0.8
+
+# --- context keys and their defaults (cdk.json repeats them; a test keeps the two equal) ----
+CTX_EVENT_BUS_NAME: Final = "eventBusName"
+CTX_EVENT_SOURCE: Final = "eventSource"
+CTX_EVENT_LOG_GROUP_NAME: Final = "eventLogGroupName"
+CTX_EVENT_LOG_RETENTION_DAYS: Final = "eventLogRetentionDays"
+CTX_EVENT_LOG_KMS_KEY_ARN: Final = "eventLogKmsKeyArn"
+CTX_FUNCTION_LOG_RETENTION_DAYS: Final = "functionLogRetentionDays"
+CTX_SCHEDULE_RATE_MINUTES: Final = "scheduleRateMinutes"
+CTX_ACCOUNTS: Final = "accounts"
+CTX_BACKFILL_DAYS: Final = "backfillDays"
+CTX_DISCOVERY_OVERLAP_MINUTES: Final = "discoveryOverlapMinutes"
+CTX_DEADLINE_MARGIN_SECONDS: Final = "deadlineMarginSeconds"
+CTX_LOG_LEVEL: Final = "logLevel"
+CTX_SERVICE_NAME: Final = "serviceName"
+CTX_ARCHIVE_ENABLED: Final = "archiveEnabled"
+CTX_ARCHIVE_RETENTION_DAYS: Final = "archiveRetentionDays"
+CTX_ALERT_EMAIL: Final = "alertEmail"
+CTX_OPS_EMAIL: Final = "opsEmail"
+CTX_EXPORT_LAG_ALARM_SECONDS: Final = "exportLagAlarmSeconds"
+CTX_POWERTOOLS_LAYER_VERSION: Final = "powertoolsLayerVersion"
+CTX_SDK_TRACING: Final = "sdkTracing"
+
+CONTEXT_DEFAULTS: Final[dict[str, str | int | bool]] = {
+    CTX_EVENT_BUS_NAME: "mgn-job-log-events",
+    CTX_EVENT_SOURCE: "mgn.joblog.exporter",
+    CTX_EVENT_LOG_GROUP_NAME: "/mgn-job-log-exporter/events",
+    CTX_EVENT_LOG_RETENTION_DAYS: 365,
+    CTX_EVENT_LOG_KMS_KEY_ARN: "",
+    CTX_FUNCTION_LOG_RETENTION_DAYS: 30,
+    CTX_SCHEDULE_RATE_MINUTES: 5,
+    CTX_ACCOUNTS: "auto",
+    CTX_BACKFILL_DAYS: 7,
+    CTX_DISCOVERY_OVERLAP_MINUTES: 60,
+    CTX_DEADLINE_MARGIN_SECONDS: 10,
+    CTX_LOG_LEVEL: "INFO",
+    CTX_SERVICE_NAME: "mgn-job-log-exporter",
+    CTX_ARCHIVE_ENABLED: True,
+    CTX_ARCHIVE_RETENTION_DAYS: 30,
+    CTX_ALERT_EMAIL: "",
+    CTX_OPS_EMAIL: "",
+    CTX_EXPORT_LAG_ALARM_SECONDS: 1800,
+    CTX_POWERTOOLS_LAYER_VERSION: POWERTOOLS_LAYER_VERSION,
+    CTX_SDK_TRACING: False,
+}

@@ -1,0 +1,157 @@
+"""The custom event bus, its optional archive, and the example alert rules users copy."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from infra import constants as c
+from infra.messaging import dead_letter_queue, encrypted_topic
+
+
+def error_items_detail() -> dict[str, Any]:
+    """Detail filter of the ERROR-severity rule (SNAPSHOT_FAIL, CONVERSION_FAIL, ...)."""
+    return {"severity": ["ERROR"]}
+
+
+def cutover_launch_failure_detail() -> dict[str, Any]:
+    """Detail filter of the cutover launch failure rule."""
+    return {"event": ["LAUNCH_FAILED"], "initiatedBy": ["START_CUTOVER"]}
+
+
+def archive_name_for(bus_name: str) -> str:
+    """Archive names allow [.-_A-Za-z0-9] and at most 48 characters."""
+    base = re.sub(r"[^.\-_A-Za-z0-9]", "-", bus_name).strip("-")[: 48 - len("-archive")]
+    return f"{base}-archive"
+
+
+def _field(path: str) -> str:
+    return events.EventField.from_path(f"$.detail.{path}")
+
+
+def _alert_message(headline: str) -> events.RuleTargetInput:
+    # Missing paths (an item without rawError, say) render empty, so one template fits all.
+    return events.RuleTargetInput.from_multiline_text(
+        "\n".join(
+            (
+                f"{headline}: {_field('event')} ({_field('severity')})",
+                f"Account: {_field('accountID')}  Region: {_field('region')}",
+                f"Job: {_field('jobID')}  type {_field('jobType')}, "
+                f"initiated by {_field('initiatedBy')}",
+                f"Source server: {_field('eventData.sourceServerID')}  "
+                f"Target instance: {_field('eventData.targetInstanceID')}",
+                f"Logged at: {_field('logDateTime')}",
+                f"Error: {_field('eventData.rawError')}",
+            )
+        )
+    )
+
+
+class ExporterEventBus(Construct):
+    """Custom bus for the exporter's events, with an archive and two example alert rules.
+
+    Both rules send a readable message to ``alert_topic`` and park undeliverable messages in
+    ``alert_dlq``. A cutover launch failure matches both rules on purpose: they are examples
+    of a broad and of a narrow pattern.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bus_name: str,
+        event_source: str,
+        archive_enabled: bool,
+        archive_retention_days: int,
+        topic_key: kms.IKey,
+        alert_email: str | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.event_source = event_source
+        self.bus = events.EventBus(self, "Bus", event_bus_name=bus_name)
+        # The bus name as GetAtt Name rather than Ref: the same value in CloudFormation, but
+        # moto's Ref of a bus yields no name, and the local deploy must resolve it too.
+        self.bus_name: str = cast(events.CfnEventBus, self.bus.node.default_child).attr_name
+
+        self.archive: events.Archive | None = None
+        if archive_enabled:
+            self.archive = self.bus.archive(
+                "Archive",
+                # Named after the bus so replay instructions can name it (and generated names
+                # can exceed the 48-character limit).
+                archive_name=archive_name_for(bus_name),
+                description=f"Replayable copy of {event_source} events",
+                event_pattern=events.EventPattern(source=[event_source]),
+                # None renders RetentionDays 0: EventBridge keeps the events indefinitely.
+                retention=(
+                    Duration.days(archive_retention_days) if archive_retention_days else None
+                ),
+            )
+
+        self.alert_topic = encrypted_topic(
+            self,
+            "AlertTopic",
+            key=topic_key,
+            display_name="MGN job log alerts",
+            email=alert_email,
+        )
+        self.alert_dlq = dead_letter_queue(self, "AlertDeliveryDlq")
+
+        self.error_items_rule = self._alert_rule(
+            "ErrorItemsRule",
+            description="Any ERROR-severity MGN job log item (SNAPSHOT_FAIL, CONVERSION_FAIL, "
+            "LAUNCH_FAILED, CLEANUP_FAIL)",
+            detail=error_items_detail(),
+            headline="MGN job log error",
+        )
+        self.cutover_launch_failure_rule = self._alert_rule(
+            "CutoverLaunchFailureRule",
+            description="LAUNCH_FAILED in a cutover job (START_CUTOVER)",
+            detail=cutover_launch_failure_detail(),
+            headline="MGN CUTOVER launch failed",
+        )
+
+    @property
+    def rules(self) -> Sequence[events.Rule]:
+        return (self.error_items_rule, self.cutover_launch_failure_rule)
+
+    def event_pattern(self, detail: Mapping[str, Any]) -> events.EventPattern:
+        return events.EventPattern(
+            source=[self.event_source], detail_type=[c.DETAIL_TYPE], detail=dict(detail)
+        )
+
+    def _alert_rule(
+        self, construct_id: str, *, description: str, detail: Mapping[str, Any], headline: str
+    ) -> events.Rule:
+        rule = events.Rule(
+            self,
+            construct_id,
+            event_bus=self.bus,
+            description=description,
+            event_pattern=self.event_pattern(detail),
+        )
+        cast(events.CfnRule, rule.node.default_child).event_bus_name = self.bus_name
+        rule.add_target(
+            targets.SnsTopic(
+                self.alert_topic,
+                message=_alert_message(headline),
+                dead_letter_queue=self.alert_dlq,
+                # An alert older than a day is noise; let it land in the DLQ instead.
+                max_event_age=Duration.hours(24),
+                retry_attempts=20,
+            )
+        )
+        return rule
+
+    def grant_put_events(self, grantee: iam.IGrantable) -> iam.Grant:
+        """events:PutEvents on this bus only."""
+        return self.bus.grant_put_events_to(grantee)

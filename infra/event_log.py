@@ -1,0 +1,130 @@
+"""The event log group: one JSON line per exported item, and the saved queries on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+
+@dataclass(frozen=True)
+class SavedQuery:
+    construct_id: str
+    title: str
+    query: str
+
+
+# Each log line is the event's Detail object, so Logs Insights discovers its keys as fields
+# (accountID, eventData.rawError, ...). @timestamp is the item's logDateTime: the exporter
+# writes each log event with that time (unless CloudWatch Logs would refuse one that old).
+# Queries have no time range of their own; the console's picker sets it (the titles say which
+# range they are meant for).
+SAVED_QUERIES: tuple[SavedQuery, ...] = (
+    SavedQuery(
+        "FailuresByAccountAndServer",
+        "Failures by account and server (last 24 hours)",
+        "fields @timestamp, accountID, eventData.sourceServerID, jobID, event\n"
+        '| filter severity = "ERROR"\n'
+        "| stats count(*) as failures, count_distinct(jobID) as jobs, latest(event) as lastEvent,"
+        " latest(logDateTime) as lastFailureAt by accountID, eventData.sourceServerID\n"
+        "| sort failures desc",
+    ),
+    SavedQuery(
+        "JobTimeline",
+        "One job's timeline (set the jobID)",
+        "fields logDateTime, position, event, severity, eventData.sourceServerID,"
+        " eventData.targetInstanceID, eventData.attemptCount, eventData.rawError\n"
+        '| filter jobID = "mgnjob-00000000000000000"\n'
+        "| sort position asc\n"
+        "| limit 10000",
+    ),
+    SavedQuery(
+        "ConversionDurations",
+        "Conversion step durations per server",
+        'filter event in ["CONVERSION_START", "CONVERSION_END", "CONVERSION_FAIL"]\n'
+        "| fields toMillis(@timestamp) as ts\n"
+        "| stats (max(ts) - min(ts)) / 1000 as seconds, latest(event) as outcome,"
+        " min(@timestamp) as startedAt by accountID, jobID, eventData.sourceServerID\n"
+        "| sort seconds desc",
+    ),
+    SavedQuery(
+        "LaunchDurations",
+        "Launch step durations per job (LAUNCH_START to JOB_END)",
+        'filter event in ["LAUNCH_START", "LAUNCH_FAILED", "JOB_END"]\n'
+        "| fields toMillis(@timestamp) as ts\n"
+        "| stats (max(ts) - min(ts)) / 1000 as seconds, count_distinct(eventData.sourceServerID)"
+        " as servers, latest(event) as outcome, latest(initiatedBy) as initiatedBy,"
+        " min(@timestamp) as startedAt by accountID, jobID\n"
+        "| sort seconds desc",
+    ),
+    SavedQuery(
+        "TopRawErrors",
+        "Most common rawError values",
+        "filter ispresent(eventData.rawError)\n"
+        "| stats count(*) as occurrences, count_distinct(accountID) as accounts,"
+        " count_distinct(eventData.sourceServerID) as servers, latest(event) as lastEvent"
+        " by eventData.rawError\n"
+        "| sort occurrences desc\n"
+        "| limit 25",
+    ),
+    SavedQuery(
+        "ItemsPerAccountPerHour",
+        "Items per account per hour",
+        "stats count(*) as items by accountID, bin(1h) as hour\n| sort hour desc",
+    ),
+)
+
+
+class EventLogGroup(Construct):
+    """The log group the exporter writes one JSON line per item to, plus saved queries."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        log_group_name: str,
+        retention: logs.RetentionDays,
+        kms_key_arn: str | None,
+        query_folder: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # A customer key is optional: the group is always encrypted at rest by CloudWatch Logs,
+        # and a key of the user's own needs a key policy that lets the logs service use it.
+        encryption_key = (
+            kms.Key.from_key_arn(self, "EncryptionKey", kms_key_arn) if kms_key_arn else None
+        )
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            log_group_name=log_group_name,
+            retention=retention,
+            encryption_key=encryption_key,
+            # Deleted with the stack so that a redeploy can reuse the fixed name; docs/deploy.md
+            # tells users to export it first if they need its history.
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        # The L1 resource keeps each query verbatim; the L2 QueryString builder reorders commands.
+        self.queries = [
+            logs.CfnQueryDefinition(
+                self,
+                saved.construct_id,
+                name=f"{query_folder}/{saved.title}",
+                query_string=saved.query,
+                log_group_names=[self.log_group.log_group_name],
+            )
+            for saved in SAVED_QUERIES
+        ]
+
+    def grant_write_events(self, grantee: iam.IGrantable) -> iam.Grant:
+        """CreateLogStream and PutLogEvents on this group and its streams, nothing else."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            # The group's Arn attribute ends in ":*", which covers its log streams.
+            resource_arns=[self.log_group.log_group_arn],
+        )

@@ -1,0 +1,88 @@
+"""Building blocks shared by the constructs: encrypted SNS topics and SQS dead-letter queues."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from cdk_nag import NagPackSuppression, NagSuppressions
+from constructs import Construct
+
+# CloudWatch alarms publish to the topics; the key policy must say so. (The EventBridge rule
+# targets add their own statement for events.amazonaws.com when they are bound to a topic.)
+ALARM_PUBLISHER = "cloudwatch.amazonaws.com"
+
+
+class NotificationKey(Construct):
+    """Customer managed KMS key for the SNS topics.
+
+    The AWS managed aws/sns key cannot be used here: its key policy does not let EventBridge
+    or CloudWatch alarms use it, so their messages to a topic encrypted with it are dropped.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.key = kms.Key(
+            self,
+            "Key",
+            description="Encrypts the MGN job log exporter's SNS topics",
+            enable_key_rotation=True,
+            # Only in-flight notifications depend on it; an orphaned key would cost money.
+            removal_policy=RemovalPolicy.DESTROY,
+            pending_window=Duration.days(7),
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublish",
+                principals=[iam.ServicePrincipal(ALARM_PUBLISHER)],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy "*" means this key
+            )
+        )
+
+
+def encrypted_topic(
+    scope: Construct,
+    construct_id: str,
+    *,
+    key: kms.IKey,
+    display_name: str,
+    email: str | None,
+) -> sns.Topic:
+    """A KMS-encrypted topic that refuses non-TLS publishers, with an optional email endpoint."""
+    topic = sns.Topic(
+        scope,
+        construct_id,
+        display_name=display_name,
+        master_key=key,
+        enforce_ssl=True,
+    )
+    if email:
+        # The address gets a confirmation mail; nothing is delivered until it is confirmed.
+        topic.add_subscription(subscriptions.EmailSubscription(email))
+    return topic
+
+
+def dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:
+    """An encrypted, TLS-only queue that keeps undeliverable messages for the maximum 14 days."""
+    queue = sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+    )
+    NagSuppressions.add_resource_suppressions(
+        queue,
+        [
+            NagPackSuppression(
+                id="AwsSolutions-SQS3",
+                reason="This queue is itself a dead-letter queue (Lambda on-failure "
+                "destination or EventBridge target DLQ); an alarm watches its depth.",
+            )
+        ],
+    )
+    return queue

@@ -1,0 +1,122 @@
+"""The one stack: composes the constructs and wires names between them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, Stack
+from constructs import Construct
+
+from infra import constants as c
+from infra.checkpoint_table import CheckpointTable
+from infra.config import ExporterConfig
+from infra.event_bus import ExporterEventBus
+from infra.event_log import EventLogGroup
+from infra.event_schema import EventSchema
+from infra.exporter import ExporterFunction
+from infra.messaging import NotificationKey
+from infra.monitoring import Monitoring, WatchedQueue
+
+
+class MgnJobLogExporterStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: ExporterConfig, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, description=c.STACK_DESCRIPTION, **kwargs)
+        self.config = config
+
+        self.checkpoints = CheckpointTable(self, "Checkpoints")
+        self.event_log = EventLogGroup(
+            self,
+            "EventLog",
+            log_group_name=config.event_log_group_name,
+            retention=config.event_log_retention,
+            kms_key_arn=config.event_log_kms_key_arn,
+            query_folder=config.service_name,
+        )
+        notification_key = NotificationKey(self, "NotificationKey")
+        self.event_bus = ExporterEventBus(
+            self,
+            "Events",
+            bus_name=config.event_bus_name,
+            event_source=config.event_source,
+            archive_enabled=config.archive_enabled,
+            archive_retention_days=config.archive_retention_days,
+            topic_key=notification_key.key,
+            alert_email=config.alert_email,
+        )
+        self.event_schema = EventSchema(
+            self,
+            "EventSchema",
+            bus_name=config.event_bus_name,
+            event_source=config.event_source,
+        )
+        self.exporter = ExporterFunction(
+            self,
+            "Exporter",
+            environment=self._function_environment(),
+            schedule_rate_minutes=config.schedule_rate_minutes,
+            log_retention=config.function_log_retention,
+            powertools_layer_version=config.powertools_layer_version,
+            log_level=config.log_level,
+        )
+        self.checkpoints.grant_checkpoint_access(self.exporter.role)
+        self.event_bus.grant_put_events(self.exporter.role)
+        self.event_log.grant_write_events(self.exporter.role)
+
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            function=self.exporter.function,
+            function_timeout=Duration.seconds(c.FUNCTION_TIMEOUT_SECONDS),
+            service_name=config.service_name,
+            schedule_rate_minutes=config.schedule_rate_minutes,
+            export_lag_alarm_seconds=config.export_lag_alarm_seconds,
+            dead_letter_queues=[
+                WatchedQueue("ExporterAsyncFailures", self.exporter.failure_queue),
+                WatchedQueue("AlertDelivery", self.event_bus.alert_dlq),
+            ],
+            topic_key=notification_key.key,
+            ops_email=config.ops_email,
+        )
+        self._outputs()
+
+    def _function_environment(self) -> dict[str, str]:
+        cfg = self.config
+        # The names are the deployed resources' (tokens), not the context strings, so the
+        # function cannot point at a bus or group other than the ones it is granted.
+        return {
+            c.ENV_EVENT_BUS_NAME: self.event_bus.bus_name,
+            c.ENV_EVENT_SOURCE: cfg.event_source,
+            c.ENV_EVENT_LOG_GROUP_NAME: self.event_log.log_group.log_group_name,
+            c.ENV_CHECKPOINT_TABLE_NAME: self.checkpoints.table.table_name,
+            c.ENV_ACCOUNTS: cfg.accounts,
+            c.ENV_BACKFILL_DAYS: str(cfg.backfill_days),
+            c.ENV_DISCOVERY_OVERLAP_MINUTES: str(cfg.discovery_overlap_minutes),
+            c.ENV_DEADLINE_MARGIN_SECONDS: str(cfg.deadline_margin_seconds),
+            "POWERTOOLS_SERVICE_NAME": cfg.service_name,
+            "POWERTOOLS_METRICS_NAMESPACE": c.METRICS_NAMESPACE,
+            "POWERTOOLS_LOG_LEVEL": cfg.log_level,
+            "LOG_LEVEL": cfg.log_level,
+            # Lambda's active tracing still records each invocation; the SDK adds a subsegment
+            # per AWS call at the price of importing the X-Ray SDK on every cold start.
+            "POWERTOOLS_TRACE_DISABLED": "false" if cfg.sdk_tracing else "true",
+        }
+
+    def _outputs(self) -> None:
+        outputs = {
+            "FunctionName": self.exporter.function.function_name,
+            "CheckpointTableName": self.checkpoints.table.table_name,
+            "EventBusName": self.event_bus.bus_name,
+            "EventBusArn": self.event_bus.bus.event_bus_arn,
+            "EventSource": self.config.event_source,
+            "EventLogGroupName": self.event_log.log_group.log_group_name,
+            "AlertTopicArn": self.event_bus.alert_topic.topic_arn,
+            "OpsTopicArn": self.monitoring.ops_topic.topic_arn,
+            "DashboardName": self.monitoring.dashboard.dashboard_name,
+            "SchemaRegistryName": self.event_schema.registry.attr_registry_name,
+        }
+        if self.event_bus.archive is not None:
+            outputs["ArchiveName"] = self.event_bus.archive.archive_name
+        for key, value in outputs.items():
+            CfnOutput(self, key, value=value)

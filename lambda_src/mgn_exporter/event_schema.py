@@ -1,0 +1,91 @@
+"""The JSON Schema (draft 4, as EventBridge's schema registry takes it) of the event Detail.
+
+Built from the same constants `events.py` shapes events with; `schema/mgn-job-log-event.schema.json`
+is this module's output (`python -m mgn_exporter.event_schema > schema/...`), and a test fails
+when the two differ. Not imported by the handler.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from mgn_exporter.events import DETAIL_TYPE, KNOWN_EVENTS, SCHEMA_VERSION, TRUNCATION_MARKER
+
+NULLABLE_STRING = {"type": ["string", "null"]}
+
+
+def detail_schema() -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "schemaVersion": {
+            "type": "string",
+            "enum": [SCHEMA_VERSION],
+            "description": "Version of this Detail's shape; fields are only ever added.",
+        },
+        "eventId": {
+            "type": "string",
+            "pattern": "^[0-9a-f]{32}$",
+            "description": "Deterministic id from account, job, position and content; "
+            "de-duplicate on it.",
+        },
+        "accountID": {"type": "string", "pattern": "^[0-9]{12}$"},
+        "region": {"type": "string"},
+        "jobID": {"type": "string"},
+        "jobType": {**NULLABLE_STRING, "description": "LAUNCH or TERMINATE; null if unknown."},
+        "initiatedBy": {
+            **NULLABLE_STRING,
+            "description": "START_TEST, START_CUTOVER, DIAGNOSTIC or TERMINATE; null if unknown.",
+        },
+        "event": {
+            **NULLABLE_STRING,
+            "description": "MGN's event value, unchanged. Known values: "
+            + ", ".join(sorted(KNOWN_EVENTS))
+            + "; values MGN adds later pass through.",
+        },
+        "severity": {"type": "string", "enum": ["ERROR", "WARNING", "INFO"]},
+        "logDateTime": {
+            **NULLABLE_STRING,
+            "description": "MGN's original timestamp string (ISO 8601, UTC), unchanged.",
+        },
+        "position": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Index of the item in its job log, from 0.",
+        },
+        "eventData": {
+            "type": "object",
+            "description": "MGN's eventData object, keys unchanged; any key may be absent.",
+            "properties": {
+                "sourceServerID": {"type": "string"},
+                "conversionServerID": {"type": "string"},
+                "targetInstanceID": {"type": "string"},
+                "rawError": {"type": "string"},
+                "attemptCount": {"type": "integer"},
+                "maxAttemptsCount": {"type": "integer"},
+            },
+        },
+        "truncated": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Present only when values were cut to fit 256 KB: their paths. A cut "
+            "value ends with '" + TRUNCATION_MARKER.format(removed="N") + "'.",
+        },
+    }
+    return {
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "title": DETAIL_TYPE,
+        "description": "Detail of the EventBridge event, and the JSON log line, for one MGN job "
+        "log item.",
+        "type": "object",
+        "required": [name for name in properties if name != "truncated"],
+        "properties": properties,
+    }
+
+
+def schema_text() -> str:
+    return json.dumps(detail_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(schema_text())

@@ -1,0 +1,1 @@
+"""The local sandbox: the exporter on an embedded local cloud (moto's server, the MGN emulator)."""

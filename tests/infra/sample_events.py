@@ -1,0 +1,62 @@
+"""Real events, built by the exporter's own code, for the template and query tests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from infra import constants as c
+from mgn_exporter.events import ExportEvent, JobInfo, build_event
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+SOURCE = str(c.CONTEXT_DEFAULTS[c.CTX_EVENT_SOURCE])
+SERVER = "s-1234567890abcdef0"
+JOB_ID = "mgnjob-0123456789abcdefg"
+
+
+def export_event(
+    event: str,
+    *,
+    initiated_by: str = "START_TEST",
+    position: int = 0,
+    log_date_time: str = "2026-11-25T10:00:00.123Z",
+    event_data: dict[str, Any] | None = None,
+    job_id: str = JOB_ID,
+    source: str = SOURCE,
+) -> ExportEvent:
+    job = JobInfo(
+        job_id=job_id,
+        arn=f"arn:aws:mgn:{REGION}:{ACCOUNT}:job/{job_id}",
+        job_type="TERMINATE" if initiated_by == "TERMINATE" else "LAUNCH",
+        initiated_by=initiated_by,
+    )
+    item = {
+        "event": event,
+        "logDateTime": log_date_time,
+        "eventData": {"sourceServerID": SERVER} if event_data is None else event_data,
+    }
+    return build_event(
+        item, account_id=ACCOUNT, region=REGION, job=job, position=position, source=source
+    )
+
+
+def envelope(export: ExportEvent, source: str = SOURCE) -> dict[str, Any]:
+    """The event as EventBridge delivers it to rules (what PutEvents makes of the entry)."""
+    return {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": c.DETAIL_TYPE,
+        "source": source,
+        "account": ACCOUNT,
+        "time": export.detail["logDateTime"],
+        "region": REGION,
+        "resources": list(export.resources),
+        "detail": export.detail,
+    }
+
+
+def log_line(export: ExportEvent) -> dict[str, Any]:
+    """The line as it sits in the event log group: the Detail JSON, byte for byte."""
+    parsed: dict[str, Any] = json.loads(export.detail_json)
+    return parsed

@@ -1,0 +1,150 @@
+"""The saved Logs Insights queries, checked against log lines the exporter really writes.
+
+Logs Insights cannot run here, so each query is checked two ways: every field it names exists
+in the log line shape, and its filter, evaluated on real lines, selects the lines it should.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from infra import constants as c
+from infra.event_log import SAVED_QUERIES, SavedQuery
+from tests.infra.sample_events import export_event, log_line
+
+KEYWORDS = {
+    "fields", "filter", "stats", "sort", "limit", "by", "as", "asc", "desc", "in", "and", "or",
+    "not", "like", "parse", "display", "dedup",
+}  # fmt: skip
+SEVERITIES = {"ERROR", "WARNING", "INFO"}
+
+
+def sample_lines() -> list[dict[str, Any]]:
+    """One line per MGN event, with every eventData key MGN documents."""
+    full_data = {
+        "sourceServerID": "s-1234567890abcdef0",
+        "conversionServerID": "i-0123456789abcdef0",
+        "targetInstanceID": "i-0fedcba9876543210",
+        "rawError": "Conversion failed: disk not found",
+        "attemptCount": 1,
+        "maxAttemptsCount": 3,
+    }
+    return [
+        log_line(export_event(event, position=i, event_data=full_data))
+        for i, event in enumerate(c.MGN_EVENTS)
+    ]
+
+
+def lookup(line: dict[str, Any], path: str) -> Any:
+    value: Any = line
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def referenced_fields(query: str) -> set[str]:
+    without_strings = re.sub(r'"[^"]*"|/[^/\n]*/', " ", query)
+    aliases = set(re.findall(r"\bas\s+([A-Za-z_]\w*)", without_strings))
+    names: set[str] = set()
+    for match in re.finditer(r"(?<![\w.@])(@?[A-Za-z_][\w.]*)(\s*\()?", without_strings):
+        name, is_call = match.group(1), match.group(2)
+        if is_call or name in KEYWORDS or name in aliases:
+            continue
+        names.add(name)
+    return names
+
+
+@pytest.mark.parametrize("saved", SAVED_QUERIES, ids=lambda s: s.construct_id)
+def test_every_field_exists_in_the_log_line(saved: SavedQuery) -> None:
+    line = sample_lines()[0]
+    for name in referenced_fields(saved.query):
+        if name.startswith("@"):
+            assert name in {"@timestamp", "@message", "@logStream"}, name
+        elif name.startswith("eventData."):
+            assert name.removeprefix("eventData.") in c.MGN_EVENT_DATA_KEYS, name
+        else:
+            assert name in line, f"{saved.construct_id}: {name} is not a key of the log line"
+
+
+@pytest.mark.parametrize("saved", SAVED_QUERIES, ids=lambda s: s.construct_id)
+def test_string_literals_are_real_values(saved: SavedQuery) -> None:
+    for field, values in re.findall(r"(\w+)\s+(?:=|in)\s+(\[[^\]]*\]|\"[^\"]*\")", saved.query):
+        literals = set(re.findall(r'"([^"]*)"', values))
+        if field == "event":
+            assert literals <= set(c.MGN_EVENTS), literals
+        elif field == "severity":
+            assert literals <= SEVERITIES, literals
+
+
+def selects(query: str, line: dict[str, Any]) -> bool:
+    """Evaluate the query's filter commands (the forms these queries use) on one line."""
+    for clause in re.findall(r"(?:^|\|)\s*filter\s+([^|]+)", query):
+        clause = clause.strip()
+        if m := re.fullmatch(r'([\w.]+)\s*=\s*"([^"]*)"', clause):
+            keep = lookup(line, m.group(1)) == m.group(2)
+        elif m := re.fullmatch(r"([\w.]+)\s+in\s+\[([^\]]*)\]", clause):
+            keep = lookup(line, m.group(1)) in json.loads(f"[{m.group(2)}]")
+        elif m := re.fullmatch(r"ispresent\(([\w.]+)\)", clause):
+            keep = lookup(line, m.group(1)) is not None
+        else:
+            raise AssertionError(f"no evaluator for filter {clause!r}: extend this test")
+        if not keep:
+            return False
+    return True
+
+
+def queries() -> dict[str, str]:
+    return {saved.construct_id: saved.query for saved in SAVED_QUERIES}
+
+
+def selected_events(query: str, lines: list[dict[str, Any]]) -> set[str]:
+    return {line["event"] for line in lines if selects(query, line)}
+
+
+def test_failures_query_selects_the_error_severity_items() -> None:
+    lines = sample_lines()
+    assert selected_events(queries()["FailuresByAccountAndServer"], lines) == set(c.ERROR_EVENTS)
+
+
+def test_step_duration_queries_select_their_start_and_end_items() -> None:
+    lines = sample_lines()
+    assert selected_events(queries()["ConversionDurations"], lines) == {
+        "CONVERSION_START",
+        "CONVERSION_END",
+        "CONVERSION_FAIL",
+    }
+    assert selected_events(queries()["LaunchDurations"], lines) == {
+        "LAUNCH_START",
+        "LAUNCH_FAILED",
+        "JOB_END",
+    }
+
+
+def test_top_errors_query_selects_only_items_with_a_raw_error() -> None:
+    without = log_line(export_event("CONVERSION_START"))
+    with_error = log_line(
+        export_event("CONVERSION_FAIL", event_data={"sourceServerID": "s-1", "rawError": "boom"})
+    )
+    query = queries()["TopRawErrors"]
+    assert selects(query, with_error)
+    assert not selects(query, without)
+
+
+def test_job_timeline_query_filters_on_a_job_id_of_the_real_shape() -> None:
+    job_id = re.search(r'jobID = "([^"]+)"', queries()["JobTimeline"])
+    assert job_id is not None
+    assert re.fullmatch(r"mgnjob-[0-9a-zA-Z]{17}", job_id.group(1))
+    line = log_line(export_event("JOB_START", job_id=job_id.group(1)))
+    assert selects(queries()["JobTimeline"], line)
+    assert isinstance(line["position"], int)
+
+
+def test_items_per_hour_query_counts_every_line() -> None:
+    lines = sample_lines()
+    assert all(selects(queries()["ItemsPerAccountPerHour"], line) for line in lines)
