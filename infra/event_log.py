@@ -104,7 +104,7 @@ class EventLogGroup(Construct):
             log_group_name=log_group_name,
             retention=retention,
             encryption_key=encryption_key,
-            # Deleted with the stack so that a redeploy can reuse the fixed name; docs/deploy.md
+            # Deleted with the stack so that a redeploy can reuse the fixed name; the README
             # tells users to export it first if they need its history.
             removal_policy=RemovalPolicy.DESTROY,
         )

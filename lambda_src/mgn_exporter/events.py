@@ -128,8 +128,23 @@ def canonical_json(value: object) -> str:
 
 def event_id_for(account_id: str, job_id: str, position: int, item: Mapping[str, Any]) -> str:
     """Deterministic id: the same item at the same place always gets the same id."""
-    material = "\x1f".join((account_id, job_id, str(position), canonical_json(clean_strings(item))))
+    return _event_id(account_id, job_id, position, _clean_item(item)[1])
+
+
+def _event_id(account_id: str, job_id: str, position: int, item_json: str) -> str:
+    material = "\x1f".join((account_id, job_id, str(position), item_json))
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
+
+
+def _clean_item(item: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """The item with unencodable strings replaced, and its canonical JSON."""
+    text = canonical_json(item)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # rare: only then walk the item
+        cleaned: dict[str, Any] = clean_strings(dict(item))
+        return cleaned, canonical_json(cleaned)
+    return dict(item), text
 
 
 def job_arn_resource(job: JobInfo) -> str | None:
@@ -157,9 +172,7 @@ def build_event(
 ) -> ExportEvent:
     """Shape one item. Never raises on bad input: what is odd is kept and reported in `problems`."""
     problems: list[str] = []
-    clean = clean_strings(dict(item))
-    if not isinstance(clean, dict):  # pragma: no cover - dict in, dict out
-        clean = {}
+    clean, item_json = _clean_item(item)
     event_name = _string_or_none(clean.get("event"), "event", problems)
     if event_name is not None and event_name not in KNOWN_EVENTS:
         problems.append(f"unknown event value {event_name[:100]!r}")
@@ -175,7 +188,7 @@ def build_event(
         problems.append("eventData is not an object")
         event_data = {"value": event_data}
 
-    event_id = event_id_for(account_id, job.job_id, position, item)
+    event_id = _event_id(account_id, job.job_id, position, item_json)
     detail: dict[str, Any] = {
         "schemaVersion": SCHEMA_VERSION,
         "eventId": event_id,

@@ -418,3 +418,18 @@ def test_a_log_that_shifted_under_the_checkpoint_is_detected_and_counted(world: 
     assert report["counters"]["LogShifts"] == 1
     assert report["itemsExported"] == 5
     assert world.state(OWN_ACCOUNT).jobs[job].position == 35
+
+
+def test_a_missing_setting_fails_the_invocation_naming_it_and_writes_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mgn_exporter.settings import SettingsError, get_settings
+
+    add_job(world.emulator, OWN_ACCOUNT, 5, seed=60)
+    monkeypatch.delenv("EVENT_BUS_NAME")
+    get_settings.cache_clear()
+    with pytest.raises(SettingsError, match="EVENT_BUS_NAME"):
+        invoke()
+    assert world.emulator.calls == {}
+    assert world.raw_state(OWN_ACCOUNT) == {}
+    assert logged(world) == []
