@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
+from mgn_exporter import checkpoint_store, events
+
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 LAMBDA_SRC_DIR: Final = REPO_ROOT / "lambda_src"
 SCHEMA_FILE: Final = REPO_ROOT / "schema" / "mgn-job-log-event.schema.json"
@@ -46,37 +48,14 @@ POWERTOOLS_LAYER_NAME: Final = "AWSLambdaPowertoolsPythonV3-python312-arm64"
 POWERTOOLS_LAYER_VERSION: Final = 27
 
 # --- the event contract ----------------------------------------------------------------------
-DETAIL_TYPE: Final = "MGN Job Log Event"
-SCHEMA_VERSION: Final = "1"
-ERROR_EVENTS: Final = ("SNAPSHOT_FAIL", "CONVERSION_FAIL", "LAUNCH_FAILED", "CLEANUP_FAIL")
-WARNING_EVENTS: Final = ("JOB_CANCEL", "SERVER_SKIPPED", "USING_PREVIOUS_SNAPSHOT")
+# The contract's constants come from the code that builds the events: one source of truth.
+DETAIL_TYPE: Final = events.DETAIL_TYPE
+SCHEMA_VERSION: Final = events.SCHEMA_VERSION
+ERROR_EVENTS: Final = tuple(sorted(events.ERROR_EVENTS))
+WARNING_EVENTS: Final = tuple(sorted(events.WARNING_EVENTS))
 # Every value of JobLog.event in the MGN API, for checking saved queries and fixtures.
-MGN_EVENTS: Final = (
-    "JOB_START",
-    "SERVER_SKIPPED",
-    "CLEANUP_START",
-    "CLEANUP_END",
-    "CLEANUP_FAIL",
-    "SNAPSHOT_START",
-    "SNAPSHOT_END",
-    "SNAPSHOT_FAIL",
-    "USING_PREVIOUS_SNAPSHOT",
-    "CONVERSION_START",
-    "CONVERSION_END",
-    "CONVERSION_FAIL",
-    "LAUNCH_START",
-    "LAUNCH_FAILED",
-    "JOB_CANCEL",
-    "JOB_END",
-)
-MGN_EVENT_DATA_KEYS: Final = (
-    "sourceServerID",
-    "conversionServerID",
-    "targetInstanceID",
-    "rawError",
-    "attemptCount",
-    "maxAttemptsCount",
-)
+MGN_EVENTS: Final = events.MGN_EVENTS
+MGN_EVENT_DATA_KEYS: Final = events.EVENT_DATA_KEYS
 SCHEMA_REGISTRY_DESCRIPTION: Final = "Events published by the MGN job log exporter"
 
 # --- environment variable names the function reads (fixed by the Lambda code) ---------------
@@ -90,8 +69,8 @@ ENV_DISCOVERY_OVERLAP_MINUTES: Final = "DISCOVERY_OVERLAP_MINUTES"
 ENV_DEADLINE_MARGIN_SECONDS: Final = "DEADLINE_MARGIN_SECONDS"
 
 # --- checkpoint table (fixed by the Lambda code) ---------------------------------------------
-TABLE_PARTITION_KEY: Final = "pk"
-TABLE_TTL_ATTRIBUTE: Final = "expiresAt"
+TABLE_PARTITION_KEY: Final = checkpoint_store.PARTITION_KEY
+TABLE_TTL_ATTRIBUTE: Final = checkpoint_store.TTL_ATTRIBUTE
 TABLE_ACTIONS: Final = (
     "dynamodb:GetItem",
     "dynamodb:PutItem",

@@ -27,26 +27,35 @@ LOG_EVENT_OVERHEAD = 26
 
 TRUNCATION_MARKER = "...[truncated {removed} bytes by mgn-job-log-exporter]"
 
-KNOWN_EVENTS = frozenset(
-    {
-        "JOB_START",
-        "SERVER_SKIPPED",
-        "CLEANUP_START",
-        "CLEANUP_END",
-        "CLEANUP_FAIL",
-        "SNAPSHOT_START",
-        "SNAPSHOT_END",
-        "SNAPSHOT_FAIL",
-        "USING_PREVIOUS_SNAPSHOT",
-        "CONVERSION_START",
-        "CONVERSION_END",
-        "CONVERSION_FAIL",
-        "LAUNCH_START",
-        "LAUNCH_FAILED",
-        "JOB_CANCEL",
-        "JOB_END",
-    }
+# Every value of JobLog.event in MGN's API model, in the model's order.
+MGN_EVENTS = (
+    "JOB_START",
+    "SERVER_SKIPPED",
+    "CLEANUP_START",
+    "CLEANUP_END",
+    "CLEANUP_FAIL",
+    "SNAPSHOT_START",
+    "SNAPSHOT_END",
+    "SNAPSHOT_FAIL",
+    "USING_PREVIOUS_SNAPSHOT",
+    "CONVERSION_START",
+    "CONVERSION_END",
+    "CONVERSION_FAIL",
+    "LAUNCH_START",
+    "LAUNCH_FAILED",
+    "JOB_CANCEL",
+    "JOB_END",
 )
+# The members of MGN's JobLogEventData.
+EVENT_DATA_KEYS = (
+    "sourceServerID",
+    "conversionServerID",
+    "targetInstanceID",
+    "rawError",
+    "attemptCount",
+    "maxAttemptsCount",
+)
+KNOWN_EVENTS = frozenset(MGN_EVENTS)
 ERROR_EVENTS = frozenset({"SNAPSHOT_FAIL", "CONVERSION_FAIL", "LAUNCH_FAILED", "CLEANUP_FAIL"})
 WARNING_EVENTS = frozenset({"JOB_CANCEL", "SERVER_SKIPPED", "USING_PREVIOUS_SNAPSHOT"})
 
