@@ -111,6 +111,23 @@ class AccountState:
             if created_at is not None and created_at < cutoff:
                 del self.closed[job_id]
 
+    def admit(self, listed: list[dict[str, Any]], now: datetime, max_open: int) -> datetime | None:
+        """Open the listed jobs not yet known, oldest first, while there is room.
+
+        Returns the new watermark: `now` when every job found room, else the creation time of
+        the first job left out, so that the next discovery lists it again. None keeps the old
+        watermark (a job left out has no usable creation time). The cap keeps the state one
+        DynamoDB item well under its 400 KB limit however large a backlog is.
+        """
+        new = [job for job in listed if not self.is_known(str(job["jobID"]))]
+        new.sort(key=lambda job: (str(job.get("creationDateTime") or ""), str(job["jobID"])))
+        room = max(0, max_open - len(self.jobs))
+        for job in new[:room]:
+            self.jobs[str(job["jobID"])] = new_job_checkpoint(job)
+        if len(new) <= room:
+            return now
+        return parse_log_datetime(new[room].get("creationDateTime"))
+
     def discovery_start(self, now: datetime, backfill: timedelta, overlap: timedelta) -> datetime:
         watermark = parse_log_datetime(self.watermark)
         if watermark is None:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from mgn_exporter.checkpoint import AccountState, JobCheckpoint, new_job_checkpoint
+from mgn_exporter.checkpoint import AccountState, JobCheckpoint
 from mgn_exporter.deadline import Deadline
 from mgn_exporter.errors import (
     AccountUnavailable,
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 LEASE_SLACK_SECONDS = 5
 # Closed jobs are remembered a day longer than discovery could list them again (clock skew).
 CLOSED_MEMORY = timedelta(days=1)
+# Open jobs one account's state holds at most; discovery defers the newer ones.
+MAX_OPEN_JOBS = 250
 # A job DescribeJobs no longer knows (deleted): its log is read to the end, then it is closed.
 STATUS_NOT_FOUND = "NOT_FOUND"
 
@@ -146,15 +148,23 @@ class AccountExporter:
     def _discover(self, state: AccountState) -> None:
         now = datetime.fromtimestamp(self._clock(), UTC)
         start = state.discovery_start(now, self._options.backfill, self._options.discovery_overlap)
-        listed: set[str] = set()
-        for job in self._reader.jobs_since(state.account_id, start):
+        listed_jobs = self._reader.jobs_since(state.account_id, start)
+        listed = {str(job["jobID"]) for job in listed_jobs}
+        for job in listed_jobs:
             job_id = str(job["jobID"])
-            listed.add(job_id)
             if job_id in state.jobs:
                 state.jobs[job_id] = state.jobs[job_id].with_job(job)
-            elif job_id not in state.closed:
-                state.jobs[job_id] = new_job_checkpoint(job)
-                self._logger.info("New job discovered", extra={"jobID": job_id})
+        known_before = set(state.jobs)
+        watermark = state.admit(listed_jobs, now, MAX_OPEN_JOBS)
+        for job_id in set(state.jobs) - known_before:
+            self._logger.info("New job discovered", extra={"jobID": job_id})
+        deferred = len(listed - set(state.jobs) - set(state.closed))
+        if deferred:
+            self._counters["JobsDeferred"] += deferred
+            self._logger.warning(
+                "Too many open jobs: newer jobs wait for the next discoveries",
+                extra={"deferred": deferred, "open": len(state.jobs)},
+            )
         older = [job_id for job_id in state.jobs if job_id not in listed]
         if older:
             found = {
@@ -167,8 +177,11 @@ class AccountExporter:
                     if refreshed
                     else replace(state.jobs[job_id], status=STATUS_NOT_FOUND)
                 )
-        state.watermark = mgn_timestamp(now)
-        state.forget_closed_before(now - self._options.discovery_overlap - CLOSED_MEMORY)
+        if watermark is not None:
+            state.watermark = mgn_timestamp(watermark)
+        state.forget_closed_before(
+            (watermark or now) - self._options.discovery_overlap - CLOSED_MEMORY
+        )
 
     def _export_jobs(self, state: AccountState, deadline: Deadline, report: AccountReport) -> None:
         for job in state.open_jobs():

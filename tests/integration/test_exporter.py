@@ -433,3 +433,20 @@ def test_a_missing_setting_fails_the_invocation_naming_it_and_writes_nothing(
     assert world.emulator.calls == {}
     assert world.raw_state(OWN_ACCOUNT) == {}
     assert logged(world) == []
+
+
+def test_a_backlog_of_more_jobs_than_the_state_holds_drains_over_ticks(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given seven completed jobs and room for three open jobs in an account's state
+    monkeypatch.setattr(exporter_module, "MAX_OPEN_JOBS", 3)
+    base = datetime.now(UTC) - timedelta(hours=5)
+    for n in range(7):
+        add_job(world.emulator, OWN_ACCOUNT, 6, seed=70 + n, created=base + timedelta(minutes=n))
+    # When the exporter runs a few times
+    reports = [invoke() for _ in range(3)]
+    # Then the first runs defer the newer jobs, and in the end all are exported once
+    assert reports[0]["counters"]["JobsDeferred"] == 4
+    assert_exactly_once(world, 42)
+    state = world.state(OWN_ACCOUNT)
+    assert state.jobs == {} and len(state.closed) == 7
