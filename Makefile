@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: setup test lint typecheck unit bench synth clean
+.PHONY: setup sandbox test lint typecheck unit bench synth clean
 
 setup: $(VENV)/.installed
 
@@ -14,12 +14,17 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[cdk,dev]"
 	touch $@
 
+# The README's first command: the whole deployed system on a local cloud (moto), no AWS account.
+# Options: make sandbox ARGS="--accounts 8 --jobs 100 --seed 3" (see python -m sandbox --help).
+sandbox: setup
+	$(BIN)/python -m sandbox $(ARGS)
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy lambda_src/mgn_exporter mgn_emulator
+	$(BIN)/mypy lambda_src/mgn_exporter mgn_emulator fault_proxy sandbox infra app.py benchmarks
 
 test: lint typecheck
 	$(BIN)/pytest

@@ -14,6 +14,7 @@ Times are of this machine and of moto, not of AWS: read the ratios, not the seco
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import random
@@ -85,7 +86,8 @@ def invoke(budget_ms: int = 900_000) -> dict[str, Any]:
 
     get_settings.cache_clear()
     context = LocalLambdaContext(budget_ms=budget_ms, account_id=OWN, region=REGION)
-    return lambda_handler({"detail-type": "Scheduled Event"}, context)  # type: ignore[arg-type]
+    report: dict[str, Any] = lambda_handler({"detail-type": "Scheduled Event"}, context)
+    return report
 
 
 def add_job(emu: MgnEmulator, account: str, count: int, seed: int, *, completed: bool) -> str:
@@ -206,9 +208,9 @@ def overhead(emu: MgnEmulator, rounds: int, items: int) -> dict[str, Any]:
     bare_times: list[float] = []
     for n in range(rounds):
         add_job(emu, OWN, items, seed=100 + n, completed=True)
-        exporter_times.append(timed(lambda: invoke()))
-        job = add_job(emu, "111111111111", items, seed=200 + n, completed=True)
-        bare_times.append(timed(lambda job=job: bare_export(emu, job, clients, stream)))
+        exporter_times.append(timed(invoke))
+        job = add_job(emu, OWN, items, seed=200 + n, completed=True)
+        bare_times.append(timed(functools.partial(bare_export, emu, job, clients, stream)))
         invoke()  # the exporter closes the bare run's job without counting it
     return {
         "items_per_round": items,

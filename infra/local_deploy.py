@@ -21,6 +21,7 @@ import os
 import socket
 import sys
 import time
+import urllib.request
 import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -315,8 +316,13 @@ def moto_server(host: str = "127.0.0.1") -> Iterator[str]:
     port = free_port(host)
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
+    url = f"http://{host}:{port}"
+    # moto's backends are global to the process: a server started after another one in the
+    # same process would see its resources. Start from an empty cloud.
+    reset = urllib.request.Request(f"{url}/moto-api/reset", data=b"", method="POST")
+    urllib.request.urlopen(reset, timeout=10).close()
     try:
-        yield f"http://{host}:{port}"
+        yield url
     finally:
         server.stop()
 

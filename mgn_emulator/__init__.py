@@ -1,9 +1,29 @@
-"""An in-process emulator of AWS Application Migration Service (MGN) for tests.
+"""An emulator of AWS Application Migration Service (MGN), in process or as a program.
 
-It serves MGN's real rest-json protocol on ``127.0.0.1`` (ephemeral port), so boto3's own
-``mgn`` client talks to it with ``endpoint_url=emu.endpoint_url`` (or
+It serves MGN's real rest-json protocol on ``127.0.0.1`` (an ephemeral port unless given),
+so boto3's own ``mgn`` client talks to it with ``endpoint_url=emu.endpoint_url`` (or
 ``AWS_ENDPOINT_URL_MGN``). botocore's ``mgn`` service model is the source of truth for
 request shapes, limits and error shapes/statuses.
+
+Three ways to use it:
+
+* ``MgnEmulator`` in a test: set up accounts, jobs and items, inject faults, set the clock.
+* A simulated migration programme (``programme.generate_programme``: accounts, one of them
+  uninitialized, waves of test and cutover jobs, job logs in MGN's order with failures),
+  played by ``emu.play(programme)`` as the simulated clock passes each job's and item's
+  time (``playback``).
+* ``python -m mgn_emulator --port N [--accounts --jobs --seed --speed ...]``: a programme
+  served until Ctrl-C, the clock running at ``--speed`` (see ``mgn_emulator.cli``).
+
+Simulated time: the clock is real UTC time until ``set_now``/``advance`` freeze it, or
+``run_clock(speed, start)`` lets it run at ``speed`` simulated seconds per real second
+(never ahead of the real clock by default). Token ages and a programme's progress follow it;
+nothing else does (it does not slow anything down).
+
+Knobs: ``set_fault_rates(throttle, server_error)`` answers that share of all calls with
+ThrottlingException (429, ``Retry-After``) or a 5xx (InternalServerException or a bare 503),
+seeded; ``token_ttl_seconds`` (simulated); ``max_page_size`` (short pages); ``inject_fault``
+for exact faults on exact calls. ``injected_faults`` counts what was answered.
 
 Served: ListManagedAccounts, DescribeJobs, DescribeJobLogItems, DescribeSourceServers.
 Requests are ``POST /<Operation>`` with a JSON body (empty body = ``{}``); anything else is
@@ -12,7 +32,8 @@ status, ``x-amzn-ErrorType: <Name>`` and a JSON body with ``message`` (and ``cod
 ``reason``, ``fieldList`` where the shape has them); ThrottlingException sends
 ``Retry-After``.
 
-Order of checks: route, count the call (``calls``), injected fault, JSON parse
+Order of checks: route, count the call (``calls``), play programmes up to the clock's now,
+injected fault (queued first, then drawn at the rates), JSON parse
 (``cannotParse``), model validation (``fieldValidationFailed`` with ``fieldList``), caller
 account initialized, ``accountID`` registered (else AccessDeniedException 403) and
 initialized (else UninitializedAccountException 400), then the operation.
@@ -52,10 +73,18 @@ Simplifications and choices where MGN's behaviour is not documented:
 * Timestamps are rendered like ``2026-11-25T10:00:00.123Z`` (UTC, milliseconds).
 * Injected ``ServiceUnavailable`` is a bare 503 with a text body and no error type, which
   botocore reports as a ClientError with code ``503``.
+* Random faults hit any operation with the same chance; MGN's real throttling is per account
+  and per operation rate, which the emulator does not model.
+* A played programme's source servers stay ``READY_FOR_TEST`` (their life cycle does not
+  follow the jobs), jobs go from ``STARTED`` to ``COMPLETED`` (never ``PENDING``), and only
+  launch jobs are generated (no ``TERMINATE`` or ``DIAGNOSTIC`` jobs). A skipped server's
+  launchStatus is ``FAILED``. The rawError texts are made up in MGN's style.
 """
 
 from mgn_emulator.emulator import MgnEmulator
 from mgn_emulator.errors import ApiError
+from mgn_emulator.playback import Playback, PlaybackProgress
+from mgn_emulator.programme import Programme, ProgrammeSpec, Timeline, generate_programme
 from mgn_emulator.service import DEFAULT_MAX_RESULTS
 from mgn_emulator.timefmt import format_datetime, make_item, parse_datetime
 
@@ -63,7 +92,13 @@ __all__ = [
     "DEFAULT_MAX_RESULTS",
     "ApiError",
     "MgnEmulator",
+    "Playback",
+    "PlaybackProgress",
+    "Programme",
+    "ProgrammeSpec",
+    "Timeline",
     "format_datetime",
+    "generate_programme",
     "make_item",
     "parse_datetime",
 ]

@@ -1,8 +1,8 @@
 """One rest-json request in, one response out: routing, faults, parsing, validation, errors.
 
 Kept free of sockets so that the order of the checks is in one place:
-route -> count the call -> injected fault -> parse JSON -> validate against the model ->
-account checks -> operation.
+route -> count the call -> play simulated programmes up to now -> injected fault ->
+parse JSON -> validate against the model -> account checks -> operation.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,9 +30,15 @@ class Response:
 
 
 class Dispatcher:
-    def __init__(self, service: MgnService, faults: FaultBook) -> None:
+    def __init__(
+        self,
+        service: MgnService,
+        faults: FaultBook,
+        before_operation: Callable[[], None] | None = None,
+    ) -> None:
         self.service = service
         self.faults = faults
+        self._before_operation = before_operation
         self._calls_lock = threading.Lock()
         self._calls: Counter[str] = Counter()
 
@@ -58,6 +65,8 @@ class Dispatcher:
             raise validation_error(f"Unknown operation: {method} /{operation}", "unknownOperation")
         with self._calls_lock:
             self._calls[operation] += 1
+        if self._before_operation is not None:
+            self._before_operation()
 
         params: Any = None
         parse_error: ValueError | None = None

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from mgn_emulator.clock import SimClock
 from mgn_emulator.dispatch import Dispatcher
-from mgn_emulator.faults import FaultBook
+from mgn_emulator.faults import FaultBook, FaultRates
+from mgn_emulator.playback import Playback
 from mgn_emulator.server import EmulatorHTTPServer
 from mgn_emulator.service import MgnService, Settings
 from mgn_emulator.store import Store
@@ -21,6 +22,8 @@ from mgn_emulator.tokens import TokenCodec
 if TYPE_CHECKING:
     from botocore.config import Config
     from mypy_boto3_mgn import MgnClient
+
+    from mgn_emulator.programme import Programme
 
 
 class MgnEmulator:
@@ -32,10 +35,12 @@ class MgnEmulator:
         token_ttl_seconds: float = 3600,
         max_page_size: int | None = None,
         host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
         self.caller_account = caller_account
         self.region = region
         self.host = host
+        self._requested_port = port
         self._clock = SimClock()
         self._store = Store()
         self._store.put_account(caller_account, initialized=True, managed=False)
@@ -48,8 +53,11 @@ class MgnEmulator:
             max_page_size=max_page_size,
         )
         self._dispatcher = Dispatcher(
-            MgnService(self._store, self._tokens, self._clock, self._settings), self._faults
+            MgnService(self._store, self._tokens, self._clock, self._settings),
+            self._faults,
+            before_operation=self._sync_playbacks,
         )
+        self._playbacks: list[Playback] = []
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -58,7 +66,7 @@ class MgnEmulator:
     def start(self) -> MgnEmulator:
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
-        self._server = EmulatorHTTPServer((self.host, 0), self._dispatcher)
+        self._server = EmulatorHTTPServer((self.host, self._requested_port), self._dispatcher)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -145,6 +153,29 @@ class MgnEmulator:
     def advance(self, seconds: float) -> None:
         self._clock.advance(seconds)
 
+    def run_clock(
+        self, speed: float = 1.0, start: datetime | None = None, not_after_real: bool = True
+    ) -> None:
+        """Let simulated time run from ``start`` (default: the clock's now) at ``speed``
+        simulated seconds per real second, never ahead of the real clock unless told."""
+        self._clock.run(speed=speed, start=start, not_after_real=not_after_real)
+
+    # -- simulated programmes -------------------------------------------------------------------
+
+    def play(self, programme: Programme) -> Playback:
+        """Register the programme's accounts, and reveal its jobs and items as the clock passes
+        their times (before every request, and on ``Playback.reveal_until``)."""
+        playback = Playback(self, programme)
+        self._playbacks.append(playback)
+        playback.reveal_until(self.now())
+        return playback
+
+    def _sync_playbacks(self) -> None:
+        if self._playbacks:
+            now = self.now()
+            for playback in self._playbacks:
+                playback.reveal_until(now)
+
     # -- state ----------------------------------------------------------------------------------
 
     def add_account(self, account_id: str, initialized: bool = True, managed: bool = True) -> None:
@@ -183,8 +214,13 @@ class MgnEmulator:
         """Rewrite the job's whole log (MGN never should: tests use it to shift a log)."""
         self._store.replace_items(account_id, job_id, items)
 
-    def set_job_status(self, account_id: str, job_id: str, status: str) -> None:
-        self._store.set_job_status(account_id, job_id, status, self.now())
+    def set_job_status(
+        self, account_id: str, job_id: str, status: str, when: datetime | None = None
+    ) -> None:
+        """Set the job's status; ``when`` (default: now) is its endDateTime if COMPLETED."""
+        self._store.set_job_status(
+            account_id, job_id, status, self.now() if when is None else as_utc(when)
+        )
 
     def set_launch_status(
         self, account_id: str, job_id: str, source_server_id: str, launch_status: str | None
@@ -241,6 +277,18 @@ class MgnEmulator:
 
     def clear_faults(self) -> None:
         self._faults.clear()
+
+    def set_fault_rates(
+        self, throttle: float = 0.0, server_error: float = 0.0, seed: int | None = None
+    ) -> None:
+        """Answer any call with ThrottlingException (chance ``throttle``) or a 5xx (chance
+        ``server_error``: InternalServerException or a bare 503), drawn per call."""
+        self._faults.set_rates(FaultRates(throttle=throttle, server_error=server_error), seed)
+
+    @property
+    def injected_faults(self) -> Counter[str]:
+        """How many calls each injected error answered (queued and random faults)."""
+        return self._faults.injected
 
     def expire_tokens(self) -> None:
         self._tokens.expire_all()

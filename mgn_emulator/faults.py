@@ -1,8 +1,10 @@
-"""Injected faults: errors answered instead of the next matching calls."""
+"""Injected faults: errors answered instead of the next matching calls, or at random rates."""
 
 from __future__ import annotations
 
+import random
 import threading
+from collections import Counter
 from dataclasses import dataclass
 
 from mgn_emulator.errors import ApiError, validation_error
@@ -10,6 +12,24 @@ from mgn_emulator.model import error_shape
 
 # Not a modeled MGN error: a bare 503 such as a load balancer or front end answers.
 SERVICE_UNAVAILABLE = "ServiceUnavailable"
+THROTTLING = "ThrottlingException"
+INTERNAL_SERVER_ERROR = "InternalServerException"
+
+
+@dataclass(frozen=True)
+class FaultRates:
+    """Chances that any call is answered with an error instead (each call drawn once)."""
+
+    throttle: float = 0.0  # ThrottlingException, 429 with Retry-After
+    server_error: float = 0.0  # half InternalServerException (500), half a bare 503
+
+    def __post_init__(self) -> None:
+        for name in ("throttle", "server_error"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} rate must be between 0 and 1, got {value}")
+        if self.throttle + self.server_error > 1.0:
+            raise ValueError("throttle + server_error rates must not exceed 1")
 
 
 @dataclass
@@ -42,6 +62,25 @@ class FaultBook:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
+        self._rates = FaultRates()
+        self._random = random.Random()
+        self._injected: Counter[str] = Counter()
+
+    def set_rates(self, rates: FaultRates, seed: int | None = None) -> None:
+        with self._lock:
+            self._rates = rates
+            self._random = random.Random(seed)
+
+    @property
+    def rates(self) -> FaultRates:
+        with self._lock:
+            return self._rates
+
+    @property
+    def injected(self) -> Counter[str]:
+        """How many calls each error was answered to, queued and random faults alike."""
+        with self._lock:
+            return Counter(self._injected)
 
     def add(
         self,
@@ -74,13 +113,33 @@ class FaultBook:
             self._faults.clear()
 
     def take(self, operation: str, account_id: str, job_id: str | None) -> Fault | None:
-        """The first fault matching the call, consuming one of its ``times``."""
+        """The first queued fault matching the call (consuming one of its ``times``), else
+        a random one at the configured rates, else None."""
         with self._lock:
-            for fault in self._faults:
-                if fault.matches(operation, account_id, job_id):
-                    if fault.remaining is not None:
-                        fault.remaining -= 1
-                        if fault.remaining == 0:
-                            self._faults.remove(fault)
-                    return fault
+            fault = self._queued(operation, account_id, job_id) or self._drawn(operation)
+            if fault is not None:
+                self._injected[fault.error] += 1
+            return fault
+
+    def _queued(self, operation: str, account_id: str, job_id: str | None) -> Fault | None:
+        for fault in self._faults:
+            if fault.matches(operation, account_id, job_id):
+                if fault.remaining is not None:
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self._faults.remove(fault)
+                return fault
+        return None
+
+    def _drawn(self, operation: str) -> Fault | None:
+        rates = self._rates
+        if not rates.throttle and not rates.server_error:
             return None
+        draw = self._random.random()
+        if draw < rates.throttle:
+            error = THROTTLING
+        elif draw < rates.throttle + rates.server_error:
+            error = self._random.choice((INTERNAL_SERVER_ERROR, SERVICE_UNAVAILABLE))
+        else:
+            return None
+        return Fault(operation, error, None, None, None, None)

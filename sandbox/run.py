@@ -1,0 +1,279 @@
+"""One sandbox run, step by step: synth, deploy into moto, play MGN, tick, show, check."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import time
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from infra.local_deploy import LocalDeployment, deploy_assembly, moto_server
+from mgn_emulator.emulator import MgnEmulator
+from mgn_emulator.programme import Programme, ProgrammeSpec, generate_programme
+from sandbox import moto_patches
+from sandbox.capture import ALERT_SUBSCRIBER_NAME, CAPTURE_NAME, Capture
+from sandbox.errors import SandboxError
+from sandbox.function import FunctionLogs, FunctionRunner, extract_code
+from sandbox.printer import Printer
+from sandbox.progress import TickTable
+from sandbox.results import show_results
+from sandbox.simulation import TimePlan, plan_time
+from sandbox.stack import DeployedStack, describe_stack
+from sandbox.summary import (
+    check_lines,
+    dropped_lines,
+)
+from sandbox.synth import synthesize
+from sandbox.ticks import TickLoop
+
+REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class Options:
+    accounts: int = 5
+    jobs: int = 60
+    ticks: int = 10
+    seed: int = 1
+    tick_minutes: float | None = None
+    history_days: float = 3.0
+    failure_rate: float = 1.0
+    throttle_rate: float = 0.0
+    error_rate: float = 0.0
+    page_size: int | None = None
+    token_ttl: float = 3600.0
+    function_timeout: float = 60.0
+    max_drains: int = 3
+    cdk_out: Path | None = None
+    skip_synth: bool = False
+    keep_running: bool = False
+    json_report: Path | None = None
+
+
+@dataclass
+class Outcome:
+    passed: bool = False
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> Outcome:
+    """Run the sandbox; servers and subprocesses are stopped however it ends."""
+    say = Printer(out)
+    started = time.monotonic()
+    outcome = Outcome()
+    say.line(
+        "MGN job log exporter sandbox: the CDK stack on a local cloud (moto), fed by a "
+        "simulated MGN migration programme"
+    )
+    say.line(
+        f"seed {options.seed}, {options.accounts} accounts, {options.jobs} jobs, "
+        f"{options.ticks} ticks"
+    )
+    with ExitStack() as resources:
+        workdir = Path(resources.enter_context(tempfile.TemporaryDirectory(prefix="mgn-sandbox-")))
+        assembly = options.cdk_out or workdir / "cdk.out"
+        if options.skip_synth:
+            if not (assembly / "manifest.json").is_file():
+                raise SandboxError(f"--skip-synth: no cloud assembly in {assembly}")
+            say.step(f"Using the cloud assembly in {assembly} (not synthesized again)")
+        else:
+            seconds = synthesize(assembly)
+            say.step(f"Synthesized the CDK app (python app.py) in {seconds:.1f} s")
+
+        moto_patches.apply()
+        endpoint = resources.enter_context(moto_server())
+        deploy_started = time.monotonic()
+        deployment = deploy_assembly(assembly, endpoint_url=endpoint, region=REGION)
+        stack = describe_stack(deployment, assembly, endpoint, REGION)
+        capture = Capture.install(stack)
+        _show_deployment(say, stack, deployment, time.monotonic() - deploy_started)
+
+        plan = _plan(options, stack)
+        programme = generate_programme(
+            ProgrammeSpec(
+                accounts=options.accounts,
+                jobs=options.jobs,
+                seed=options.seed,
+                failure_rate=options.failure_rate,
+            ),
+            plan.timeline,
+            caller_account=stack.account_id,
+        )
+        emulator = MgnEmulator(
+            stack.account_id,
+            stack.region,
+            token_ttl_seconds=options.token_ttl,
+            max_page_size=options.page_size,
+        )
+        emulator.set_fault_rates(options.throttle_rate, options.error_rate, seed=options.seed)
+        resources.enter_context(emulator)
+        emulator.set_now(plan.live_start)
+        playback = emulator.play(programme)
+        _show_programme(say, emulator, programme, plan, options)
+
+        task_root = extract_code(stack, workdir / "task")
+        runner = FunctionRunner(stack, task_root=task_root, mgn_endpoint=emulator.endpoint_url)
+        resources.callback(runner.close)
+        budget = min(float(stack.function_config.get("Timeout", 300)), options.function_timeout)
+        say.step(
+            f"Running the deployed function's code ({stack.function_config['Handler']}, from "
+            f"s3://{stack.code_bucket}/{stack.code_key[:12]}..., CodeSha256 checked) on the "
+            f"schedule's ticks, {budget:.0f} s deadline each"
+        )
+        history = TickLoop(
+            stack=stack,
+            emulator=emulator,
+            playback=playback,
+            plan=plan,
+            runner=runner,
+            function_logs=FunctionLogs(stack),
+            table=TickTable(out),
+            budget_seconds=budget,
+            max_drains=options.max_drains,
+        ).run()
+        if runner.handler_file:
+            say.line(f"handler imported from the extracted package: {runner.handler_file}", 1)
+
+        say.step("Results")
+        check, report = show_results(say, stack, capture, programme, history, emulator)
+        elapsed = time.monotonic() - started
+        say.line()
+        say.lines(check_lines(check), indent=0)
+        say.line(
+            f"Sandbox: {len(history.records)} ticks ({history.drains} drain), "
+            f"{runner.cold_starts} cold start(s), {elapsed:.1f} s"
+        )
+        report.update(
+            passed=check.passed,
+            seconds=round(elapsed, 1),
+            options={k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()},
+        )
+        outcome = Outcome(check.passed, report)
+        if options.json_report is not None:
+            options.json_report.write_text(json.dumps(report, indent=2, default=str) + "\n")
+        if options.keep_running:
+            _keep_running(say, stack, emulator, programme, stop)
+    return outcome
+
+
+def _plan(options: Options, stack: DeployedStack) -> TimePlan:
+    env = stack.environment
+    return plan_time(
+        now=datetime.now(UTC),
+        ticks=options.ticks,
+        tick_minutes=options.tick_minutes,
+        schedule_minutes=stack.schedule.rate_minutes if stack.schedule else None,
+        overlap_minutes=int(env.get("DISCOVERY_OVERLAP_MINUTES") or 60),
+        backfill_days=int(env.get("BACKFILL_DAYS") or 7),
+        history_days=options.history_days,
+    )
+
+
+def _show_deployment(
+    say: Printer, stack: DeployedStack, deployment: LocalDeployment, seconds: float
+) -> None:
+    say.step(
+        f"Deployed {deployment.stack_name} into moto's CloudFormation ({stack.endpoint_url}) "
+        f"in {seconds:.1f} s: {len(deployment.physical_ids)} resources created, "
+        f"{len(deployment.dropped)} dropped (types moto cannot create):"
+    )
+    say.lines(dropped_lines(deployment.dropped), indent=2)
+    schedule = stack.schedule.expression if stack.schedule else "none"
+    say.line(
+        f"function {stack.function_name} (schedule {schedule}), bus {stack.bus_name}, "
+        f"log group {stack.event_log_group}, table {stack.table_name}",
+        1,
+    )
+    say.line(
+        f"the sandbox's own observers: rule {CAPTURE_NAME} -> SQS (every event on the bus), "
+        f"SQS {ALERT_SUBSCRIBER_NAME} subscribed to the alert topic",
+        1,
+    )
+
+
+def _show_programme(
+    say: Printer,
+    emulator: MgnEmulator,
+    programme: Programme,
+    plan: TimePlan,
+    options: Options,
+) -> None:
+    uninitialized = [a.account_id for a in programme.accounts if not a.initialized]
+    history = [job for job in programme.jobs if not job.live]
+    say.step(
+        f"MGN emulator at {emulator.endpoint_url} playing a migration programme: "
+        f"{len(programme.accounts)} accounts"
+        + (f" ({', '.join(uninitialized)} uninitialized)" if uninitialized else "")
+        + f", {len(programme.jobs)} jobs, {programme.item_count:,} items"
+    )
+    if history and plan.history_start is not None:
+        say.line(
+            f"history: {len(history)} jobs from {plan.history_start:%Y-%m-%d %H:%M} UTC, "
+            "complete before the first tick (the first run backfills them)",
+            1,
+        )
+    step_minutes = plan.step.total_seconds() / 60
+    say.line(
+        f"live window {plan.live_start:%H:%M}-{plan.live_end:%H:%M} UTC: "
+        f"{len(programme.jobs) - len(history)} jobs appear as simulated time passes, "
+        f"{plan.ticks} ticks of {step_minutes:g} simulated minutes",
+        1,
+    )
+    knobs = [
+        f"{name} {value:g}"
+        for name, value in (
+            ("throttle rate", options.throttle_rate),
+            ("5xx rate", options.error_rate),
+        )
+        if value
+    ]
+    if options.page_size:
+        knobs.append(f"pages of at most {options.page_size} items")
+    if options.token_ttl != 3600.0:
+        knobs.append(f"nextToken TTL {options.token_ttl:g} simulated seconds")
+    if knobs:
+        say.line("MGN faults: " + ", ".join(knobs), 1)
+
+
+def _keep_running(
+    say: Printer,
+    stack: DeployedStack,
+    emulator: MgnEmulator,
+    programme: Programme,
+    stop: threading.Event | None,
+) -> None:
+    member = next(
+        (a.account_id for a in programme.accounts if a.managed and a.initialized),
+        stack.account_id,
+    )
+    say.line()
+    say.line("Endpoints stay up until Ctrl-C. To explore with the AWS CLI or boto3:")
+    say.lines(
+        [
+            f"export AWS_ENDPOINT_URL={stack.endpoint_url}",
+            f"export AWS_ENDPOINT_URL_MGN={emulator.endpoint_url}",
+            f"export AWS_REGION={stack.region} AWS_DEFAULT_REGION={stack.region}",
+            "export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
+            "unset AWS_PROFILE AWS_SESSION_TOKEN",
+            f"# bus {stack.bus_name}, event log group {stack.event_log_group}",
+            f"# checkpoint table {stack.table_name}, function {stack.function_name}",
+            f"# function log group {stack.function_log_group}",
+            f"aws logs filter-log-events --log-group-name {stack.event_log_group} --max-items 3",
+            f"aws dynamodb scan --table-name {stack.table_name} --max-items 1",
+            f"aws events list-rules --event-bus-name {stack.bus_name}",
+            f"aws mgn describe-jobs --account-id {member} --max-items 3",
+            f"aws mgn describe-job-log-items --account-id {member} --job-id <jobID>",
+        ]
+    )
+    waiter = stop or threading.Event()
+    try:
+        while not waiter.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        say.line()
+    say.line("Stopping moto and the MGN emulator.")

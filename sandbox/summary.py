@@ -1,0 +1,135 @@
+"""What the run showed, as lines of text: alerts, log lines, queries, function log, the check."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from infra.local_deploy import DroppedResource
+from sandbox.capture import LogRecord
+from sandbox.check import CheckResult
+from sandbox.queries import QueryRun
+from sandbox.stack import AlertRule
+
+INDENT = "    "
+LINE_WIDTH = 150
+
+
+@dataclass(frozen=True)
+class RuleMatches:
+    rule: AlertRule
+    events: tuple[str, ...]  # the matched items' event names
+
+
+def clip(text: str, width: int = LINE_WIDTH) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def dropped_lines(dropped: list[DroppedResource]) -> list[str]:
+    counts = Counter(d.type for d in dropped)
+    parts = [f"{kind} x{count}" if count > 1 else kind for kind, count in counts.most_common()]
+    lines: list[str] = []
+    current = ""
+    for part in parts:
+        candidate = f"{current}, {part}" if current else part
+        if len(candidate) > LINE_WIDTH - 8 and current:
+            lines.append(current + ",")
+            current = part
+        else:
+            current = candidate
+    if current:
+        lines.append(current)
+    return lines
+
+
+def alert_lines(matches: list[RuleMatches], messages: list[str], subscriber: str) -> list[str]:
+    lines: list[str] = []
+    for match in matches:
+        detail = json.dumps(match.rule.pattern.get("detail", {}), separators=(", ", ": "))
+        by_event = ", ".join(f"{event} {n}" for event, n in Counter(match.events).most_common())
+        lines.append(
+            f"{match.rule.label} {detail}: matched {len(match.events)} events"
+            + (f" ({by_event})" if by_event else "")
+        )
+    expected = sum(len(match.events) for match in matches)
+    topics = sorted({arn.rsplit(":", 1)[-1] for m in matches for arn in m.rule.topic_arns})
+    lines.append(
+        f"-> {', '.join(topics)} delivered {len(messages)} messages to {subscriber}"
+        + ("" if len(messages) == expected else f" (expected {expected})")
+        + ("; the first:" if messages else "")
+    )
+    if messages:
+        lines.extend(f"{INDENT}| {clip(line)}" for line in messages[0].splitlines())
+    return lines
+
+
+def sample_log_lines(records: list[LogRecord], count: int = 3) -> list[LogRecord]:
+    """A few telling lines: the first item of the last job, a failure with its rawError, and
+    the last line written."""
+    if not records:
+        return []
+    by_time = sorted(records, key=lambda r: r.timestamp_ms)
+    picks: list[LogRecord] = []
+    failures = [r for r in by_time if '"rawError"' in r.message]
+    last_start = [r for r in by_time if '"JOB_START"' in r.message][-1:]
+    for candidate in [*last_start, *failures[-1:], by_time[-1]]:
+        if candidate not in picks:
+            picks.append(candidate)
+    return picks[:count]
+
+
+def query_lines(runs: list[QueryRun]) -> list[str]:
+    lines: list[str] = []
+    for run in runs:
+        if run.error is not None:
+            lines.append(f"{run.title}: moto could not run it ({clip(run.error, 100)})")
+        elif run.faithful:
+            lines.append(f"{run.title}: {len(run.rows)} rows")
+            lines.extend(f"{INDENT}{clip(json.dumps(row))}" for row in run.rows[:3])
+        else:
+            lines.append(
+                f"{run.title}: moto answered {len(run.rows)} rows, not this query's answer;"
+                f" it could not run: {'; '.join(run.unsupported)}"
+            )
+    return lines
+
+
+def function_log_lines(group: str, lines: list[str], errors: dict[str, str]) -> list[str]:
+    levels: Counter[str] = Counter()
+    for line in lines:
+        try:
+            record: Any = json.loads(line)
+        except json.JSONDecodeError:
+            levels["text"] += 1
+            continue
+        if isinstance(record, dict):
+            kind = "EMF metrics" if "_aws" in record else record.get("level") or record.get("type")
+            levels[str(kind or "other")] += 1
+    shown = ", ".join(f"{count} {level}" for level, count in levels.most_common())
+    out = [f"{group}: {len(lines)} lines ({shown})"]
+    out.extend(
+        f"{INDENT}account {account}: {clip(error, 110)}" for account, error in errors.items()
+    )
+    return out
+
+
+def check_lines(check: CheckResult) -> list[str]:
+    verdict = "PASS" if check.passed else "FAIL"
+    lines = [
+        f"Exactly once: {verdict}: {check.expected:,} items in MGN ({check.accounts} initialized "
+        "accounts), each once in EventBridge and once in the event log group"
+    ]
+    for sink in check.sinks:
+        lines.append(
+            f"{INDENT}{sink.name}: {sink.received:,} received, {sink.distinct:,} distinct, "
+            f"{sink.duplicates} duplicated, {sink.missing} missing, {sink.unexpected} unknown, "
+            f"{sink.wrong_content} not matching the item"
+        )
+    lines.append(
+        f"{INDENT}eventId: {check.event_id_mismatches} differing between the sinks, "
+        f"{check.shared_event_ids} shared by two items"
+    )
+    lines.extend(f"{INDENT}e.g. {example}" for example in check.examples)
+    return lines

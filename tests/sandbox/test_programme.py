@@ -1,0 +1,174 @@
+"""The simulated programme: deterministic, shaped like MGN's job logs, inside its timeline."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from mgn_emulator.model import service_model
+from mgn_emulator.programme import (
+    MAX_ATTEMPTS,
+    PlannedJob,
+    ProgrammeSpec,
+    Timeline,
+    generate_programme,
+)
+from mgn_emulator.timefmt import parse_datetime
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+TIMELINE = Timeline(
+    live_start=NOW - timedelta(minutes=50), live_end=NOW, history_start=NOW - timedelta(days=3)
+)
+CALLER = "123456789012"
+ERRORS = {"SNAPSHOT_FAIL", "CONVERSION_FAIL", "LAUNCH_FAILED", "CLEANUP_FAIL"}
+
+
+def _pattern(shape: str) -> re.Pattern[str]:
+    return re.compile(service_model().shape_for(shape).metadata["pattern"])
+
+
+def _events(job: PlannedJob) -> list[str]:
+    return [planned.item["event"] for planned in job.items]
+
+
+def test_same_seed_same_programme_other_seed_another() -> None:
+    spec = ProgrammeSpec(accounts=4, jobs=12, seed=3)
+    first = generate_programme(spec, TIMELINE, caller_account=CALLER)
+    assert first == generate_programme(spec, TIMELINE, caller_account=CALLER)
+    other = generate_programme(
+        ProgrammeSpec(accounts=4, jobs=12, seed=4), TIMELINE, caller_account=CALLER
+    )
+    assert [j.job_id for j in other.jobs] != [j.job_id for j in first.jobs]
+
+
+def test_accounts_caller_first_and_the_last_uninitialized_without_jobs() -> None:
+    programme = generate_programme(
+        ProgrammeSpec(accounts=5, jobs=30), TIMELINE, caller_account=CALLER
+    )
+    caller, *members = programme.accounts
+    assert (caller.account_id, caller.initialized, caller.managed) == (CALLER, True, False)
+    assert all(m.managed for m in members) and len({m.account_id for m in members}) == 4
+    assert [m.initialized for m in members] == [True, True, True, False]
+    assert members[-1].account_id not in {job.account_id for job in programme.jobs}
+    assert programme.exported_accounts == [CALLER] + [m.account_id for m in members[:3]]
+    single = generate_programme(ProgrammeSpec(accounts=1, jobs=2), TIMELINE, caller_account=CALLER)
+    assert [a.initialized for a in single.accounts] == [True]
+
+
+def test_ids_and_events_are_valid_for_the_mgn_model() -> None:
+    programme = generate_programme(ProgrammeSpec(jobs=40), TIMELINE, caller_account=CALLER)
+    events = set(service_model().shape_for("JobLogEvent").metadata["enum"])
+    job_id, server_id, instance_id = (
+        _pattern("JobID"),
+        _pattern("SourceServerID"),
+        _pattern("EC2InstanceID"),
+    )
+    assert len(programme.jobs) == 40
+    assert len({(j.account_id, j.job_id) for j in programme.jobs}) == 40
+    for job in programme.jobs:
+        assert job_id.fullmatch(job.job_id)
+        assert all(server_id.fullmatch(s) for s in job.source_server_ids)
+        for planned in job.items:
+            item = planned.item
+            assert item["event"] in events
+            assert parse_datetime(item["logDateTime"]) == planned.at.replace(
+                microsecond=planned.at.microsecond // 1000 * 1000
+            )
+            for key in ("conversionServerID", "targetInstanceID"):
+                if key in item["eventData"]:
+                    assert instance_id.fullmatch(item["eventData"][key])
+
+
+def test_each_job_log_is_in_mgn_order_and_in_time_order() -> None:
+    programme = generate_programme(ProgrammeSpec(jobs=40), TIMELINE, caller_account=CALLER)
+    for job in programme.jobs:
+        events = _events(job)
+        assert events[0] == "JOB_START" and events[-1] == "JOB_END"
+        assert [p.at for p in job.items] == sorted(p.at for p in job.items)
+        assert job.created == job.items[0].at and job.ended == job.items[-1].at
+        for server in job.source_server_ids:
+            steps = [
+                p.item for p in job.items if p.item["eventData"].get("sourceServerID") == server
+            ]
+            names = [s["event"] for s in steps]
+            if names == ["SERVER_SKIPPED"]:
+                assert job.launch_statuses[server] == "FAILED"
+                continue
+            assert names[0] == "SNAPSHOT_START"
+            assert names[-1] in ("CLEANUP_END", "CLEANUP_FAIL")
+            fails = [s for s in steps if s["event"] == "CONVERSION_FAIL"]
+            assert [f["eventData"]["attemptCount"] for f in fails] == list(range(1, len(fails) + 1))
+            assert all(f["eventData"]["maxAttemptsCount"] == MAX_ATTEMPTS for f in fails)
+            assert all(f["eventData"]["rawError"] for f in fails)
+            launched = "LAUNCH_START" in names and "LAUNCH_FAILED" not in names
+            assert job.launch_statuses[server] == ("LAUNCHED" if launched else "FAILED")
+            if len(fails) == MAX_ATTEMPTS:
+                assert "LAUNCH_START" not in names
+            if "SNAPSHOT_FAIL" in names:
+                assert names[names.index("SNAPSHOT_FAIL") + 1] == "USING_PREVIOUS_SNAPSHOT"
+
+
+def test_waves_test_then_cutover_history_then_live_window() -> None:
+    programme = generate_programme(ProgrammeSpec(jobs=40), TIMELINE, caller_account=CALLER)
+    history = [j for j in programme.jobs if not j.live]
+    live = [j for j in programme.jobs if j.live]
+    assert len(history) == 12 and len(live) == 28
+    assert all(
+        TIMELINE.history_start <= j.created and j.ended < TIMELINE.live_start for j in history
+    )
+    window = TIMELINE.live_end - TIMELINE.live_start
+    for job in live:
+        assert TIMELINE.live_start < job.created and job.ended <= TIMELINE.live_end
+        assert job.ended - job.created <= window * 0.4 + timedelta(seconds=1)
+    for job in programme.jobs:
+        if job.initiated_by == "START_CUTOVER":
+            test = next(
+                j
+                for j in programme.jobs
+                if j.wave == job.wave
+                and j.account_id == job.account_id
+                and j.initiated_by == "START_TEST"
+            )
+            assert test.source_server_ids == job.source_server_ids
+            assert test.created < job.created
+
+
+def test_every_programme_shows_a_conversion_retry_and_a_cutover_launch_failure() -> None:
+    for seed in range(5):
+        programme = generate_programme(
+            ProgrammeSpec(accounts=3, jobs=6, seed=seed), TIMELINE, caller_account=CALLER
+        )
+        live = [j for j in programme.jobs if j.live]
+        assert "CONVERSION_FAIL" in _events(live[0])
+        assert any("LAUNCH_FAILED" in _events(j) for j in live if j.initiated_by == "START_CUTOVER")
+
+
+def test_failure_rate_zero_means_no_failures_and_no_history_without_a_start() -> None:
+    timeline = Timeline(live_start=TIMELINE.live_start, live_end=TIMELINE.live_end)
+    programme = generate_programme(
+        ProgrammeSpec(jobs=30, failure_rate=0.0), timeline, caller_account=CALLER
+    )
+    counts = Counter(e for job in programme.jobs for e in _events(job))
+    assert not ERRORS & set(counts) and counts["SERVER_SKIPPED"] == 0
+    assert all(job.live for job in programme.jobs)
+    assert all(
+        status == "LAUNCHED" for j in programme.jobs for status in j.launch_statuses.values()
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"accounts": 0}, {"jobs": -1}, {"history_share": 1.5}, {"failure_rate": -1}]
+)
+def test_bad_specs_are_refused(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        ProgrammeSpec(**kwargs)  # type: ignore[arg-type]
+
+
+def test_bad_timelines_are_refused() -> None:
+    with pytest.raises(ValueError):
+        Timeline(live_start=NOW, live_end=NOW)
+    with pytest.raises(ValueError):
+        Timeline(live_start=NOW - timedelta(hours=1), live_end=NOW, history_start=NOW)

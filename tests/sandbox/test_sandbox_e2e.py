@@ -1,0 +1,159 @@
+"""The sandbox end to end, as the README runs it: ``python -m sandbox`` on a small seeded world
+(synth, deploy into moto, ticks of the deployed code, the sinks, the check), then its
+keep-running mode and Ctrl-C.
+
+Not marked slow on purpose: CI (``make test``, which deselects ``slow``) must run them; the
+two take about 35 seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from sandbox.synth import REPO_ROOT, synthesize
+
+SMALL_WORLD = ["--accounts", "3", "--jobs", "8", "--ticks", "4", "--seed", "7"]
+FAILURES = ("SNAPSHOT_FAIL", "CONVERSION_FAIL", "LAUNCH_FAILED", "CLEANUP_FAIL")
+
+
+class Sandbox:
+    """``python -m sandbox`` in a subprocess, its output read as it comes."""
+
+    def __init__(self, *args: str, stderr: Path) -> None:
+        env = dict(os.environ, JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION="1")
+        self._stderr = stderr
+        with stderr.open("w") as errors:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "sandbox", *args],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                text=True,
+            )
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def expect(self, pattern: str, timeout: float) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._queue.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                line = ""
+            if line is None or time.monotonic() > deadline:
+                raise AssertionError(f"no {pattern!r} in:\n" + "\n".join(self.lines[-60:]))
+            self.lines.append(line)
+            match = re.search(pattern, line)
+            if match:
+                return match
+
+    def interrupt(self, timeout: float = 60) -> tuple[int, str]:
+        """Ctrl-C; returns the exit status and stderr once it has exited."""
+        os.kill(self.process.pid, signal.SIGINT)
+        try:
+            returncode = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+        while (line := self._queue.get(timeout=5)) is not None:
+            self.lines.append(line)
+        return returncode, self._stderr.read_text()
+
+
+@pytest.fixture(scope="module")
+def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("sandbox") / "cdk.out"
+
+
+def test_small_world_passes_the_check_and_stays_up_for_exploring(
+    cdk_out: Path, tmp_path: Path
+) -> None:
+    report_path = tmp_path / "report.json"
+    sandbox = Sandbox(
+        *SMALL_WORLD,
+        "--cdk-out",
+        str(cdk_out),
+        "--json-report",
+        str(report_path),
+        "--keep-running",
+        stderr=tmp_path / "stderr.txt",
+    )
+    try:
+        moto_url = sandbox.expect(r"export AWS_ENDPOINT_URL=(\S+)", timeout=240).group(1)
+        mgn_url = sandbox.expect(r"export AWS_ENDPOINT_URL_MGN=(\S+)", timeout=10).group(1)
+        output = "\n".join(sandbox.lines)
+        report: dict[str, Any] = json.loads(report_path.read_text())
+
+        # Synth, deploy and four ticks of the deployed code happened.
+        assert "[1/5] Synthesized the CDK app" in output
+        assert (cdk_out / "manifest.json").is_file()
+        assert report["deployment"]["created"] > 10
+        assert "AWS::Logs::QueryDefinition" in report["deployment"]["dropped"]
+        assert [t["label"] for t in report["ticks"]][:4] == ["1/4", "2/4", "3/4", "4/4"]
+        assert all(t["ok"] for t in report["ticks"])
+
+        # Every item of the initialized accounts reached both sinks exactly once.
+        check = report["check"]
+        assert report["passed"] and check["passed"]
+        assert check["expected"] == report["programme"]["items"] > 0
+        for sink in check["sinks"]:
+            assert sink["received"] == sink["distinct"] == check["expected"]
+        assert "Exactly once: PASS" in output
+
+        # An alert rule of the stack fired on a failure item, and the topic delivered it.
+        fired = {rule: events for rule, events in report["alerts"]["rules"].items() if events}
+        assert any(event in FAILURES for events in fired.values() for event in events)
+        assert report["alerts"]["messages"] == sum(
+            sum(events.values()) for events in fired.values()
+        )
+        assert any(f in report["alerts"]["firstMessage"] for f in FAILURES)
+
+        # The endpoints stay up for the AWS CLI or boto3.
+        kwargs: dict[str, Any] = {
+            "region_name": "us-east-1",
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+        }
+        rules = boto3.client("events", endpoint_url=moto_url, **kwargs).list_rules(
+            EventBusName="mgn-job-log-events"
+        )["Rules"]
+        assert len(rules) == len(report["alerts"]["rules"]) + 1  # + the sandbox's capture
+        jobs = boto3.client("mgn", endpoint_url=mgn_url, **kwargs).describe_jobs(filters={})
+        assert "items" in jobs
+    finally:
+        returncode, stderr = sandbox.interrupt()
+    assert returncode == 0, stderr
+    assert "Traceback" not in stderr
+
+
+def test_ctrl_c_mid_run_stops_everything_without_a_traceback(cdk_out: Path, tmp_path: Path) -> None:
+    if not (cdk_out / "manifest.json").is_file():
+        synthesize(cdk_out)
+    sandbox = Sandbox("--cdk-out", str(cdk_out), "--skip-synth", stderr=tmp_path / "stderr.txt")
+    sandbox.expect(r"^\s+tick\s+simulated", timeout=120)
+    returncode, stderr = sandbox.interrupt()
+    assert returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "Interrupted" in sandbox.lines[-1]
+    assert not any("Exactly once" in line for line in sandbox.lines)
