@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: setup sandbox test lint typecheck unit bench synth clean
+.PHONY: setup sandbox test lint typecheck unit bench faults synth clean
 
 setup: $(VENV)/.installed
 
@@ -24,13 +24,17 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy lambda_src/mgn_exporter mgn_emulator fault_proxy sandbox infra app.py benchmarks
+	$(BIN)/mypy lambda_src/mgn_exporter mgn_emulator fault_proxy faultsuite sandbox infra app.py benchmarks
 
 test: lint typecheck
 	$(BIN)/pytest
 
 unit: setup
 	$(BIN)/pytest tests/unit
+
+# The fault suite's full set (CI runs its quick subset inside `make test`).
+faults: setup
+	$(BIN)/python -m faultsuite $(ARGS)
 
 bench: setup
 	$(BIN)/python -m benchmarks.exporter_bench

@@ -12,6 +12,8 @@
         ...
         proxy.calls      # Counter({"events.PutEvents": 12, ...}), faulted calls included
         proxy.records    # [CallRecord(operation, faults, status, error_code, forwarded, rejected)]
+        proxy.in_flight  # calls arrived and not answered yet (a killed caller's last one)
+        proxy.wait_idle(timeout=30)  # until none is: the upstreams then hold every effect
         proxy.clear(); proxy.reset_calls()
 
 ``upstream`` is one URL, or ``{signing name: URL}`` with ``"*"`` as the default route.
@@ -54,8 +56,10 @@ Fault kinds and wire formats (``error_code``, ``message``, ``status`` override a
 ``reset``             the request is read, then the socket is closed with SO_LINGER 0 (an RST);
                       botocore raises ``ConnectionClosedError`` (retried).
 ``slow``              sleep ``delay`` seconds, then go on (other faults may still apply).
-``partial_failure``   events.PutEvents: ``indexes``, else a seeded sample of
-                      ``max(1, round(fraction * n))`` entries, fail with ``error_code``
+``partial_failure``   events.PutEvents: ``indexes``, else the entries whose Detail contains
+                      ``detail_contains`` (a "poison" item, failed on every call), else a
+                      seeded sample of ``max(1, round(fraction * n))`` entries, fail with
+                      ``error_code``
                       (default ``InternalFailure``; e.g. ``ThrottlingException``, or
                       non-retryable ``MalformedDetail``/``InvalidArgument``); the others are
                       forwarded and the answer is 200 ``{"FailedEntryCount": k, "Entries": [...]}``

@@ -31,6 +31,8 @@ class FaultParams:
     retry_after: int | None = None  # rest-json throttle: Retry-After seconds
     fraction: float = 0.5  # partial_failure: share of entries to fail
     indexes: tuple[int, ...] | None = None  # partial_failure: exactly these entries
+    # partial_failure: the entries whose Detail contains this text (a "poison" item)
+    detail_contains: str | None = None
     too_old: int = 0  # log_rejection: events [0, too_old) are too old
     expired: int = 0  # log_rejection: events [0, expired) are past retention
     too_new: int | None = None  # log_rejection: events [too_new, n) are too new

@@ -46,14 +46,25 @@ class Recorder:
         self._lock = threading.Lock()
         self._calls: Counter[str] = Counter()
         self._records: list[CallRecord] = []
+        self._in_flight = 0
 
     def count(self, operation: str) -> None:
+        """A call arrived: counted, and in flight until ``done``."""
         with self._lock:
             self._calls[operation] += 1
+            self._in_flight += 1
+
+    def done(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     def add(self, record: CallRecord) -> None:
         with self._lock:
             self._records.append(record)
+
+    def in_flight(self) -> int:
+        with self._lock:
+            return self._in_flight
 
     def calls(self) -> Counter[str]:
         with self._lock:
@@ -89,6 +100,16 @@ class Pipeline:
         name = operation.qualified
         # Counted on arrival, so a test can see calls still in flight (slow faults).
         self.recorder.count(name)
+        try:
+            return self._handle(operation, name, request, forward)
+        finally:
+            # Only now has the upstream seen all it will of this call (even if the caller
+            # is gone): a test waiting for no calls in flight sees every effect.
+            self.recorder.done()
+
+    def _handle(
+        self, operation: Operation, name: str, request: Request, forward: Forward
+    ) -> Response:
         faults: list[str] = []
         slow = self.book.draw_all(name, (SLOW,))
         if slow:
@@ -139,7 +160,7 @@ class Pipeline:
         entries = payload.get("Entries")
         if not isinstance(entries, list):
             return self._done(operation.qualified, faults, forward(request), forwarded=True)
-        failed = rewrites.failed_entries(len(entries), rule.params, self.book.sample)
+        failed = rewrites.failed_entries(entries, rule.params, self.book.sample)
         body = rewrites.forward_entries(payload, failed)
         upstream: dict[str, Any] = {}
         if body is not None:

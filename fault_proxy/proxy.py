@@ -126,6 +126,7 @@ class FaultProxy:
         retry_after: int | None = None,
         fraction: float = 0.5,
         indexes: Iterable[int] | None = None,
+        detail_contains: str | None = None,
         too_old: int = 0,
         expired: int = 0,
         too_new: int | None = None,
@@ -153,6 +154,7 @@ class FaultProxy:
             retry_after=retry_after,
             fraction=fraction,
             indexes=None if indexes is None else tuple(indexes),
+            detail_contains=detail_contains,
             too_old=too_old,
             expired=expired,
             too_new=too_new,
@@ -189,6 +191,24 @@ class FaultProxy:
     def faulted(self) -> Counter[str]:
         """Calls per operation that had at least one fault injected."""
         return Counter(r.operation for r in self._recorder.records() if r.faulted)
+
+    @property
+    def in_flight(self) -> int:
+        """Calls being handled now (arrived, not yet answered or reset)."""
+        return self._recorder.in_flight()
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until no call is in flight; False if some still are after ``timeout`` seconds.
+
+        A caller killed mid-call leaves its last call to finish here: once idle, the upstreams
+        hold every effect of it.
+        """
+        deadline = time.monotonic() + timeout
+        while self.in_flight:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
 
     def reset_calls(self) -> None:
         self._recorder.reset()

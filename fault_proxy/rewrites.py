@@ -23,10 +23,18 @@ _ENTRY_MESSAGES = {
 Sampler = Callable[[Sequence[int], int], list[int]]
 
 
-def failed_entries(count: int, params: FaultParams, sample: Sampler) -> list[int]:
-    """The entry indexes to fail: ``indexes`` if given, else a seeded ``fraction`` (>= 1)."""
+def failed_entries(entries: Sequence[object], params: FaultParams, sample: Sampler) -> list[int]:
+    """The entry indexes to fail: ``indexes`` if given, else those whose Detail contains
+    ``detail_contains``, else a seeded ``fraction`` (>= 1)."""
+    count = len(entries)
     if params.indexes is not None:
         return sorted({i for i in params.indexes if 0 <= i < count})
+    if params.detail_contains is not None:
+        return [
+            i
+            for i, entry in enumerate(entries)
+            if isinstance(entry, dict) and params.detail_contains in str(entry.get("Detail", ""))
+        ]
     if params.fraction <= 0 or count == 0:
         return []
     # At least one, so that a hit is always visible to the caller.

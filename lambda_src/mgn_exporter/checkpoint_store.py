@@ -7,9 +7,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
 
 from mgn_exporter.checkpoint import AccountState, JobCheckpoint
-from mgn_exporter.errors import LeaseHeld, LeaseLost
+from mgn_exporter.errors import LeaseHeld, LeaseLost, StateUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -70,6 +71,8 @@ class CheckpointStore:
             )
         except client.exceptions.ConditionalCheckFailedException as exc:
             raise LeaseHeld(account_id) from exc
+        except (ClientError, BotoCoreError) as exc:
+            raise StateUnavailable(f"{account_id}: {exc!r}") from exc
         return _state_from_item(account_id, response.get("Attributes", {}))
 
     def save(self, state: AccountState) -> None:
@@ -93,6 +96,8 @@ class CheckpointStore:
             )
         except client.exceptions.ConditionalCheckFailedException as exc:
             raise LeaseLost(account_id) from exc
+        except (ClientError, BotoCoreError) as exc:
+            raise StateUnavailable(f"{account_id}: {exc!r}") from exc
 
     def _write(self, state: AccountState, *, release: bool) -> None:
         client = self._client
@@ -122,6 +127,8 @@ class CheckpointStore:
             )
         except client.exceptions.ConditionalCheckFailedException as exc:
             raise LeaseLost(state.account_id) from exc
+        except (ClientError, BotoCoreError) as exc:
+            raise StateUnavailable(f"{state.account_id}: {exc!r}") from exc
 
 
 def _state_from_item(account_id: str, item: dict[str, Any]) -> AccountState:

@@ -26,7 +26,9 @@ class _Pace:
         self.measured = False
 
     def record(self, seconds: float, items: int) -> None:
-        rate = seconds / max(1, items)
+        # A page of a few items costs the fixed calls of a page: judge it as a minimal page, or
+        # one slow small page would stop every later account (they only ever need that much).
+        rate = seconds / max(MIN_PAGE_ITEMS, items)
         # The first measure replaces the guess; later ones only make it more careful.
         self.seconds_per_item = max(rate, self.seconds_per_item) if self.measured else rate
         self.measured = True
@@ -67,6 +69,11 @@ class Deadline:
 
     def usable_seconds(self) -> float:
         return self.remaining_seconds() - self.margin_seconds
+
+    def finishing_seconds(self) -> float:
+        """Time left to finish work already under way (retries of a page sent): up to half of
+        the reserve, the other half being kept for the final checkpoint writes."""
+        return self.remaining_seconds() - self.margin_seconds / 2
 
     def should_stop(self) -> bool:
         """True when not even a minimal page would finish before the reserve is reached."""

@@ -15,6 +15,10 @@ class LeaseLost(ExportError):
     """The lease was taken over (it expired): stop writing for this account at once."""
 
 
+class StateUnavailable(ExportError):
+    """The checkpoint table refused a read or write even after retries (not a lease conflict)."""
+
+
 class AccountUnavailable(ExportError):
     """MGN refuses the whole account (uninitialized, access denied, throttled past retries)."""
 

@@ -35,7 +35,8 @@ class PublishOutcome:
     calls: int
     retried_entries: int
     throttled_entries: int
-    failed_entries: int
+    failed_entries: int  # refused for good, or still failing when retries ran out
+    refused_entries: int = 0  # of which refused for good (a non-retryable ErrorCode)
 
 
 def entry_size(entry: dict[str, Any]) -> int:
@@ -84,13 +85,30 @@ class EventBridgePublisher:
         return entry
 
     def publish(
-        self, events: Sequence[ExportEvent], *, should_stop: Callable[[], bool]
+        self,
+        events: Sequence[ExportEvent],
+        *,
+        should_stop: Callable[[], bool],
+        retry_seconds: Callable[[], float] | None = None,
     ) -> PublishOutcome:
+        """Publish in order; `delivered` is the longest prefix EventBridge took.
+
+        `should_stop` is asked before each first send: a page slowed down (throttling) stops
+        where it is, and what was not sent waits for the next run. Entries already sent and
+        failed are retried while `retry_seconds` (default: until `should_stop`) leaves time for
+        the backoff: giving up on them would make the next run send their whole page again.
+        """
         entries = [self.entry(event) for event in events]
         sizes = [entry_size(entry) for entry in entries]
+
+        def retry_time() -> float:
+            if retry_seconds is not None:
+                return retry_seconds()
+            return 0.0 if should_stop() else self._max_delay
+
         undelivered: set[int] = set()
         pending = list(range(len(entries)))
-        calls = retried = throttled = failed = 0
+        calls = retried = throttled = failed = refused = 0
         for attempt in range(1, self._max_attempts + 1):
             retryable: list[int] = []
             for batch in batches_by_size(
@@ -102,6 +120,10 @@ class EventBridgePublisher:
                 if undelivered and batch[0] > min(undelivered):
                     # Past an entry that will not be delivered, the checkpoint cannot move
                     # anyway: sending more only makes duplicates for the next run.
+                    undelivered.update(batch)
+                    continue
+                if attempt == 1 and should_stop():
+                    # Out of time: what is not sent yet waits for the next run (no duplicate).
                     undelivered.update(batch)
                     continue
                 calls += 1
@@ -119,11 +141,14 @@ class EventBridgePublisher:
                         retryable.append(index)
                     else:
                         failed += 1
+                        refused += 1
                         undelivered.add(index)
                         self._log_failed_entry(events[index], entries[index], result)
             if not retryable:
                 break
-            if attempt == self._max_attempts or should_stop():
+            delay = self._backoff(attempt)
+            time_left = retry_time()
+            if attempt == self._max_attempts or time_left <= 0:
                 for index in retryable:
                     failed += 1
                     undelivered.add(index)
@@ -132,7 +157,7 @@ class EventBridgePublisher:
                     )
                 break
             retried += len(retryable)
-            self._sleep(self._backoff(attempt))
+            self._sleep(min(delay, time_left))
             pending = retryable
         delivered = min(undelivered) if undelivered else len(entries)
         return PublishOutcome(
@@ -141,6 +166,7 @@ class EventBridgePublisher:
             retried_entries=retried,
             throttled_entries=throttled,
             failed_entries=failed,
+            refused_entries=refused,
         )
 
     def _put(self, batch: list[int], entries: list[dict[str, Any]]) -> list[dict[str, Any]] | None:

@@ -127,7 +127,7 @@ def parse_log_datetime(value: object) -> datetime | None:
         return parsed.replace(tzinfo=UTC)
     try:
         return datetime.fromisoformat(parsed.isoformat() + zone).astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):  # an offset past year 1 or 9999
         return None
 
 
@@ -253,46 +253,108 @@ def detail_budget(source: str, resources: tuple[str, ...]) -> int:
     return min(EVENTBRIDGE_ENTRY_LIMIT - entry_overhead, LOG_EVENT_LIMIT - LOG_EVENT_OVERHEAD)
 
 
+# A string shorter than this is not worth a cut (the marker takes some 50 bytes of it).
+MIN_CUT_BYTES = 1024
+# Each round cuts a string (saving at least some 970 bytes) or folds an object or a list: a
+# Detail of any size fits long before this; the bound only makes termination obvious.
+MAX_CUT_ROUNDS = 10_000
+# Known eventData keys stay in place when the rest of an oversized eventData is folded.
+_PROTECTED = ("truncated", "eventId", "accountID", "jobID")
+
+
 def truncate_detail(detail: dict[str, Any], budget: int) -> tuple[dict[str, Any], str]:
-    """Cut the largest string values until the Detail fits, each with a visible marker."""
+    """Cut values until the Detail fits, each with a visible marker; never fails on odd input.
+
+    Strings are cut first, largest first. When no string is worth a cut (a value of many small
+    members, a huge key, a long list of numbers), the largest object or list is folded into
+    its JSON text, which the next round cuts. An oversized eventData keeps its known keys and
+    folds the others into `eventData.value`, so it stays an object as the schema says.
+    """
     detail = json.loads(json.dumps(detail, default=str))
     truncated: list[str] = []
     detail["truncated"] = truncated
-    for _ in range(64):
+    marker_room = len(TRUNCATION_MARKER) + 16
+    for _ in range(MAX_CUT_ROUNDS):
         detail_json = canonical_detail_json(detail)
         overflow = len(detail_json.encode("utf-8")) - budget
         if overflow <= 0:
             return detail, detail_json
-        path, value = max(_string_leaves(detail), key=lambda leaf: len(leaf[1].encode("utf-8")))
-        raw = value.encode("utf-8")
-        # Each cut byte saves at least one byte of JSON; the marker and its own escaping are
-        # covered by the slack, so one cut per value is usually enough.
-        marker_room = len(TRUNCATION_MARKER) + 16
-        keep = max(0, len(raw) - overflow - marker_room)
-        kept = raw[:keep].decode("utf-8", errors="ignore")
-        _set_path(detail, path, kept + TRUNCATION_MARKER.format(removed=len(raw) - len(kept)))
-        label = ".".join(str(part) for part in path)
-        if label not in truncated:
-            truncated.append(label)
+        strings = _leaves(detail, want_strings=True)
+        path, value = max(strings, key=lambda leaf: _size(leaf[1]), default=((), ""))
+        # A string worth cutting takes a good share of the overflow; many small ones are
+        # folded with their container instead (one cut, one path in `truncated`).
+        if _size(value) >= max(MIN_CUT_BYTES, overflow // 8):
+            raw = str(value).encode("utf-8")
+            # Cut in proportion to how much the value grows as JSON (control characters and
+            # quotes are escaped), so that one cut is usually enough without cutting more
+            # than needed; a value escaped unevenly is cut again on the next round.
+            escaped = len(canonical_json(value).encode("utf-8")) - 2
+            room = marker_room + len(".".join(str(part) for part in path)) + 3  # its path too
+            cut = -(-(overflow + room) * len(raw) // max(1, escaped))
+            keep = max(0, len(raw) - cut)
+            kept = raw[:keep].decode("utf-8", errors="ignore")
+            _set_path(detail, path, kept + TRUNCATION_MARKER.format(removed=len(raw) - len(kept)))
+            _note(truncated, path)
+            continue
+        containers = _leaves(detail, want_strings=False)
+        inner = [leaf for leaf in containers if leaf[0] != ("eventData",)]
+        path, value = max(inner, key=lambda leaf: _size(leaf[1]), default=((), None))
+        if value is None or _size(value) < overflow:
+            # No single member would make it fit: fold the eventData object itself.
+            path, value = ("eventData",), detail.get("eventData")
+            if not isinstance(value, dict):
+                raise ValueError("detail could not be cut to fit its budget")  # pragma: no cover
+        if path == ("eventData",):
+            known = {k: v for k, v in value.items() if k in EVENT_DATA_KEYS}
+            rest = {k: v for k, v in value.items() if k not in EVENT_DATA_KEYS}
+            if not rest:  # only known keys, all small: fold the whole object
+                known, rest = {}, value
+            _set_path(detail, path, {**known, "value": canonical_json(rest)})
+            path = (*path, "value")
+        else:
+            _set_path(detail, path, canonical_json(value))
+        _note(truncated, path)
     raise ValueError("detail could not be cut to fit its budget")  # pragma: no cover
 
 
-def _string_leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], str]]:
-    leaves: list[tuple[tuple[Any, ...], str]] = []
+def _size(value: Any) -> int:
     if isinstance(value, str):
-        leaves.append((path, value))
-    elif isinstance(value, dict):
-        for key, child in value.items():
-            if path == () and key in ("truncated", "eventId", "accountID", "jobID"):
-                continue
-            leaves.extend(_string_leaves(child, (*path, key)))
+        return len(value.encode("utf-8"))
+    return len(canonical_json(value).encode("utf-8"))
+
+
+def _note(truncated: list[str], path: tuple[Any, ...]) -> None:
+    label = ".".join(str(part) for part in path)
+    if label not in truncated:
+        truncated.append(label)
+
+
+def _leaves(
+    value: Any, *, want_strings: bool, path: tuple[Any, ...] = ()
+) -> list[tuple[tuple[Any, ...], Any]]:
+    """(path, value) of every string (or of every object and list below the root) that may
+    be cut: the fields that identify the event are never cut."""
+    found: list[tuple[tuple[Any, ...], Any]] = []
+    if isinstance(value, str):
+        if want_strings:
+            found.append((path, value))
+        return found
+    if isinstance(value, dict):
+        children: list[tuple[Any, Any]] = list(value.items())
     elif isinstance(value, list):
-        for index, child in enumerate(value):
-            leaves.extend(_string_leaves(child, (*path, index)))
-    return leaves
+        children = list(enumerate(value))
+    else:
+        return found
+    if path and not want_strings:
+        found.append((path, value))
+    for key, child in children:
+        if path == () and key in _PROTECTED:
+            continue
+        found.extend(_leaves(child, want_strings=want_strings, path=(*path, key)))
+    return found
 
 
-def _set_path(root: Any, path: tuple[Any, ...], value: str) -> None:
+def _set_path(root: Any, path: tuple[Any, ...], value: Any) -> None:
     target = root
     for part in path[:-1]:
         target = target[part]

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from mgn_exporter.checkpoint import AccountState, JobCheckpoint
@@ -21,6 +22,7 @@ from mgn_exporter.errors import (
     JobUnavailable,
     LeaseHeld,
     LeaseLost,
+    StateUnavailable,
     TokenRejected,
 )
 from mgn_exporter.events import ExportEvent, build_event, event_id_for
@@ -45,6 +47,12 @@ MAX_OPEN_JOBS = 250
 STATUS_NOT_FOUND = "NOT_FOUND"
 
 Counters = Counter[str]
+
+
+class JobProgress(Enum):
+    DONE = "done"  # read to the end of its log
+    STOPPED = "stopped"  # the deadline, or a sink that failed: the account stops here
+    BLOCKED = "blocked"  # at an entry refused for good: the account's other jobs go on
 
 
 @dataclass
@@ -120,11 +128,15 @@ class AccountExporter:
             self._counters["AccountsSkipped"] += 1
             report.outcome = "skipped"
             return report
+        except StateUnavailable as exc:
+            # The table is throttled or down for this account: the other accounts go on.
+            self._fail(report, exc)
+            return report
         try:
             try:
                 self._discover(state)
                 self._export_jobs(state, deadline, report)
-            except (AccountUnavailable, DeliveryError) as exc:
+            except (AccountUnavailable, DeliveryError, StateUnavailable) as exc:
                 self._fail(report, exc)
             except Exception as exc:
                 # A defect must not stop the other accounts; the state holds only saved progress.
@@ -136,11 +148,15 @@ class AccountExporter:
             report.outcome, report.error = "failed", "lease lost"
             self._counters["LeasesLost"] += 1
             self._logger.error("The account's lease was lost; stopped without writing")
+        except StateUnavailable as exc:
+            # Every page's progress is already saved; the lease expires by itself.
+            self._fail(report, exc)
         return report
 
     def _fail(self, report: AccountReport, exc: Exception) -> None:
+        if report.outcome != "failed":  # a failed release after a failed export counts once
+            self._counters["AccountsFailed"] += 1
         report.outcome, report.error = "failed", f"{type(exc).__name__}: {exc}"
-        self._counters["AccountsFailed"] += 1
         self._logger.error(
             "Account export failed; the other accounts go on", extra={"error": report.error}
         )
@@ -190,7 +206,7 @@ class AccountExporter:
                 return
             self._logger.append_keys(jobID=job.job_id)
             try:
-                finished = self._export_job(state, job, deadline, report)
+                progress = self._export_job(state, job, deadline, report)
             except JobUnavailable as exc:
                 self._counters["JobsFailed"] += 1
                 self._logger.error(
@@ -201,18 +217,20 @@ class AccountExporter:
                 continue
             finally:
                 self._logger.remove_keys(["jobID"])
-            if not finished:
+            if progress is not JobProgress.DONE:
                 report.backlog = True
+            if progress is JobProgress.STOPPED:
                 return
 
     def _export_job(
         self, state: AccountState, job: JobCheckpoint, deadline: Deadline, report: AccountReport
-    ) -> bool:
-        """Export what is new in one job's log; False when stopped early (deadline, sink)."""
+    ) -> JobProgress:
+        """Export what is new in one job's log: DONE, STOPPED early (deadline, sink down), or
+        BLOCKED at an entry EventBridge refuses for good (the account's other jobs go on)."""
         token, page_start = job.page_token, job.page_start
         while True:
             if deadline.should_stop():
-                return False
+                return JobProgress.STOPPED
             step_started = self._clock()
             try:
                 page = self._reader.log_page(
@@ -230,12 +248,12 @@ class AccountExporter:
                 continue
             new_items = self._new_items(state.account_id, job, page, page_start)
             if new_items:
-                job = self._deliver(
+                job, refused = self._deliver(
                     state, job, new_items, page, token, page_start, deadline, report
                 )
                 deadline.record_step(self._clock() - step_started, len(new_items))
                 if job.position < page_start + len(page.items):
-                    return False
+                    return JobProgress.BLOCKED if refused else JobProgress.STOPPED
             if page.next_token is None:
                 if job.completed or job.status == STATUS_NOT_FOUND:
                     state.close(job)
@@ -243,7 +261,7 @@ class AccountExporter:
                     self._logger.info(
                         "Job completed and fully exported; closed", extra={"position": job.position}
                     )
-                return True
+                return JobProgress.DONE
             token, page_start = page.next_token, page_start + len(page.items)
 
     def _new_items(
@@ -284,19 +302,25 @@ class AccountExporter:
         page_start: int,
         deadline: Deadline,
         report: AccountReport,
-    ) -> JobCheckpoint:
-        """Publish to both sinks, then advance and save the checkpoint past what both took."""
+    ) -> tuple[JobCheckpoint, bool]:
+        """Publish to both sinks, then advance and save the checkpoint past what both took.
+
+        Also tells whether EventBridge refused an entry for good (the job is blocked there).
+        """
         events = [
             self._shape(state.account_id, job, item, job.position + offset)
             for offset, item in enumerate(items)
         ]
-        outcome = self._publisher.publish(events, should_stop=deadline.should_stop)
+        outcome = self._publisher.publish(
+            events, should_stop=deadline.should_stop, retry_seconds=deadline.finishing_seconds
+        )
         self._counters["PublishRetries"] += outcome.retried_entries
         self._counters["FailedEntries"] += outcome.failed_entries
         self._counters["Throttles"] += outcome.throttled_entries
+        refused = outcome.refused_entries > 0
         delivered = events[: outcome.delivered]
         if not delivered:
-            return job
+            return job, refused
         written = self._writer.write(state.account_id, delivered)
         self._counters["LogEventsRestamped"] += written.restamped
         position = job.position + len(delivered)
@@ -314,7 +338,7 @@ class AccountExporter:
         report.items_exported += len(delivered)
         self._counters["ItemsExported"] += len(delivered)
         self._note_lag(delivered)
-        return job
+        return job, refused
 
     def _shape(
         self, account_id: str, job: JobCheckpoint, item: dict[str, Any], position: int

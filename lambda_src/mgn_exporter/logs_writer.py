@@ -31,6 +31,10 @@ MAX_AGE_MS = 14 * DAY_MS - 3600 * 1000
 MAX_AHEAD_MS = 2 * 3600 * 1000 - 10 * 60 * 1000
 
 
+# A batch is sent once, then its rejected events twice more stamped now, before the write fails.
+REJECTION_ROUNDS = 3
+
+
 @dataclass(frozen=True)
 class WriteOutcome:
     calls: int
@@ -72,17 +76,19 @@ class LogsWriter:
         records = [LogRecord(stamp(event, now_ms), event.detail_json) for event in events]
         calls = restamped = 0
         for batch in log_batches(records):
-            rejected, batch_calls = self._put(stream, batch)
-            calls += batch_calls
-            if not rejected:
-                continue
-            restamped += len(rejected)
-            retry = [LogRecord(now_ms, record.message) for record in rejected]
-            still_rejected, batch_calls = self._put(stream, retry)
-            calls += batch_calls
-            if still_rejected:
+            pending = batch
+            for _ in range(REJECTION_ROUNDS):
+                rejected, batch_calls = self._put(stream, pending)
+                calls += batch_calls
+                if not rejected:
+                    break
+                # Only the rejected events go again: failing the write would make the whole
+                # page go to both sinks again on the next run.
+                restamped += len(rejected)
+                pending = [LogRecord(now_ms, record.message) for record in rejected]
+            else:
                 raise DeliveryError(
-                    f"CloudWatch Logs rejected {len(still_rejected)} events even stamped now"
+                    f"CloudWatch Logs rejected {len(pending)} events even stamped now"
                 )
         return WriteOutcome(calls=calls, restamped=restamped)
 

@@ -28,6 +28,8 @@ def run_export(
 ) -> dict[str, Any]:
     """Export every configured account within the deadline; returns the run's report."""
     clients.counts.reset()
+    # Retries may use half of the reserve; the other half is kept for the final writes.
+    clients.retry_window.closes_at = deadline.ends_at - deadline.margin_seconds / 2
     counters: Counter[str] = Counter()
     region = clients.mgn.meta.region_name
     reader = MgnReader(clients.mgn, own_account_id=own_account)

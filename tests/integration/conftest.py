@@ -19,6 +19,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from fault_proxy import FaultProxy
+from faultsuite.moto_fidelity import atomic_dynamodb_items
 from mgn_emulator import MgnEmulator
 from mgn_exporter.checkpoint import AccountState
 from mgn_exporter.checkpoint_store import PARTITION_KEY, _state_from_item, account_key
@@ -43,6 +44,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     moto_speedups.apply()
+    # moto's conditional writes are not atomic under concurrency (the overlap test needs it).
+    atomic_dynamodb_items()
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

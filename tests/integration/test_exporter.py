@@ -300,12 +300,15 @@ def test_a_crash_between_publish_and_checkpoint_loses_nothing_and_duplicates_one
     while report["accounts"][0]["outcome"] == "skipped" and time.time() < deadline:
         time.sleep(0.5)
         report = invoke()
-    # Then every item is in both sinks, and only the crashed page twice
+    # Then every item is in both sinks, and only the crashed page (pages are at most 100 items
+    # here, fewer when the deadline sizes them down) twice, in both sinks alike
     bus = event_ids(details(world))
     logs = event_ids(logged(world))
     assert len(bus) == 300 and len(logs) == 300
-    assert sum(bus.values()) - 300 == 100
-    assert sum(logs.values()) - 300 == 100
+    assert bus == logs
+    twice = sorted(d["position"] for d in details(world) if bus[d["eventId"]] == 2)[::2]
+    assert 0 < len(twice) <= 100
+    assert twice == list(range(twice[0], twice[0] + len(twice)))  # one contiguous page
     assert max(bus.values()) == 2
     assert world.state(OWN_ACCOUNT).closed
 

@@ -6,11 +6,14 @@ the checkpoint holds.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
 
 from fault_proxy import FaultProxy
+from mgn_emulator import make_item
+from mgn_exporter.settings import get_settings
 from tests.integration.conftest import LOG_GROUP, OWN_ACCOUNT, World, event_ids, invoke
 from tests.integration.test_exporter import assert_exactly_once, details, logged
 from tests.integration.worlds import add_job
@@ -153,9 +156,80 @@ def test_log_events_rejected_even_when_stamped_now_fail_the_write(
 ) -> None:
     todays_stream(world)
     job = add_job(world.emulator, OWN_ACCOUNT, 10, completed=False, seed=47)
-    proxy.inject("logs.PutLogEvents", "log_rejection", times=2, too_old=1)
+    # rejected when sent, and both times it is sent again stamped now
+    proxy.inject("logs.PutLogEvents", "log_rejection", times=3, too_old=1)
     report = invoke()
     assert report["accounts"][0]["outcome"] == "failed"
     assert world.state(OWN_ACCOUNT).jobs[job].position == 0
     invoke()
     assert len(event_ids(logged(world))) == 10
+
+
+def test_retries_never_run_past_the_deadline(
+    world: World, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given EventBridge throttling every call, and botocore's default of 5 attempts (its
+    # backoffs alone may sleep 15 s)
+    monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
+    job = add_job(world.emulator, OWN_ACCOUNT, 40, completed=False, seed=48)
+    proxy.inject("events.PutEvents", "throttle")
+    # When the exporter runs with a 3 s budget
+    started = time.monotonic()
+    report = invoke(budget_ms=3_000)
+    # Then it returns before its deadline, without moving the checkpoint
+    assert (time.monotonic() - started) * 1000 < 3_000
+    assert report["itemsExported"] == 0
+    assert world.state(OWN_ACCOUNT).jobs[job].position == 0
+    # And once EventBridge recovers, everything is delivered once to the log group
+    proxy.clear()
+    invoke()
+    assert sorted(d["position"] for d in logged(world)) == list(range(40))
+
+
+def test_a_checkpoint_table_refusing_one_account_does_not_stop_the_others(
+    world: World, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given two accounts, and DynamoDB throttling the first lease taken, with no retry left
+    other = "222222222222"
+    world.emulator.add_account(other, initialized=True, managed=True)
+    add_job(world.emulator, OWN_ACCOUNT, 10, seed=49)
+    add_job(world.emulator, other, 12, seed=50)
+    monkeypatch.setenv("ACCOUNTS", f"{OWN_ACCOUNT},{other}")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    get_settings.cache_clear()
+    proxy.inject("dynamodb.UpdateItem", "throttle", times=1)
+    # When the exporter runs
+    report = invoke()
+    # Then that account failed (counted), the other was exported, and the run returned
+    outcomes = sorted(a["outcome"] for a in report["accounts"])
+    assert outcomes == ["exported", "failed"]
+    assert report["counters"]["AccountsFailed"] == 1
+    # And the next run catches up, nothing twice
+    invoke()
+    assert_exactly_once(world, 22)
+
+
+def test_an_entry_refused_for_good_blocks_only_its_own_job(world: World, proxy: FaultProxy) -> None:
+    # Given two jobs, and EventBridge refusing for good one entry of the older job
+    emu = world.emulator
+    blocked = add_job(emu, OWN_ACCOUNT, 20, completed=False, seed=51)
+    later = add_job(emu, OWN_ACCOUNT, 15, seed=52, created=datetime.now(UTC))
+    poison = make_item("CONVERSION_FAIL", datetime.now(UTC), raw_error="POISON-7")
+    emu.append_items(OWN_ACCOUNT, blocked, [poison])
+    proxy.inject(
+        "events.PutEvents",
+        "partial_failure",
+        detail_contains="POISON-7",
+        error_code="MalformedDetail",
+    )
+    # When the exporter runs
+    report = invoke()
+    # Then the other job is fully exported, and the blocked one stops before the entry
+    assert report["counters"]["FailedEntries"] == 1
+    positions = {
+        job: sorted(d["position"] for d in logged(world) if d["jobID"] == job)
+        for job in (blocked, later)
+    }
+    assert positions == {blocked: list(range(20)), later: list(range(15))}
+    assert world.state(OWN_ACCOUNT).jobs[blocked].position == 20
+    assert later in world.state(OWN_ACCOUNT).closed

@@ -264,6 +264,27 @@ def test_partial_failure_of_every_entry_forwards_nothing(
     assert delivered(aws, queue) == []
 
 
+def test_partial_failure_by_detail_fails_the_poisoned_entries_every_time(
+    aws: Factory, proxy: FaultProxy, queue: str
+) -> None:
+    # Given EventBridge refusing, for good, every entry whose Detail holds a marker
+    proxy.inject(
+        "events.PutEvents",
+        "partial_failure",
+        detail_contains="POISON",
+        error_code="MalformedDetail",
+    )
+    events = aws("events")
+    # When entries with and without it are sent, twice
+    for _ in range(2):
+        result = events.put_events(Entries=[entry(0), entry(1, "POISON"), entry(2)])
+        # Then only the poisoned one fails, each time, and the others are delivered
+        assert result["FailedEntryCount"] == 1
+        assert result["Entries"][1]["ErrorCode"] == "MalformedDetail"
+    assert delivered(aws, queue) == [0, 0, 2, 2]
+    assert events.put_events(Entries=[entry(3)])["FailedEntryCount"] == 0
+
+
 # -- throttling, 5xx, resets, delays -----------------------------------------------------------
 
 THROTTLES = [
@@ -370,6 +391,22 @@ def test_slow_delays_the_call_then_forwards_it(aws: Factory, proxy: FaultProxy) 
     dynamodb.list_tables()
     assert time.monotonic() - started < 0.4
     assert [(r.faults, r.status) for r in proxy.records] == [(("slow",), 200), ((), 200)]
+
+
+def test_calls_in_flight_are_counted_until_answered(aws: Factory, proxy: FaultProxy) -> None:
+    # Given a call held in the proxy (slow), made by a caller that is not waiting for it
+    proxy.inject("*", "slow", delay=0.5, times=1)
+    dynamodb = aws("dynamodb")
+    caller = threading.Thread(target=dynamodb.list_tables)
+    caller.start()
+    deadline = time.monotonic() + 5
+    while not proxy.in_flight and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # Then it is in flight until the upstream answered it, and wait_idle waits for that
+    assert proxy.in_flight == 1
+    assert proxy.wait_idle(timeout=5)
+    assert proxy.in_flight == 0 and proxy.records[-1].status == 200
+    caller.join()
 
 
 def test_probability_is_drawn_from_the_seed(session: boto3.Session, moto_url: str) -> None:

@@ -172,6 +172,8 @@ def test_unknown_job_details_give_nulls_and_no_job_resource() -> None:
         ("2026-11-25T12:00:00+02:00", datetime(2026, 11, 25, 10, tzinfo=UTC)),
         ("2026-11-25T10:00:00", datetime(2026, 11, 25, 10, tzinfo=UTC)),
         ("2026-13-25T10:00:00Z", None),
+        ("0001-01-01T00:00:00+01:00", None),  # before year 1 in UTC
+        ("9999-12-31T23:00:00-02:00", None),  # after year 9999 in UTC
         ("", None),
         (None, None),
     ],

@@ -1,0 +1,76 @@
+"""One exporter execution environment in a process of its own: ``python -m faultsuite.worker``.
+
+Like a Lambda execution environment, it does its init once (imports the handler), then serves
+invocations one at a time until its stdin closes, and can be killed at any instant (SIGKILL)
+without warning. Its configuration is its environment, exactly as in Lambda.
+
+Protocol, one JSON document a line:
+
+* out, once ready: ``{"ready": true, "pid": 123}``;
+* in: ``{"budgetMs": 3000, "requestId": "..."}``;
+* out: ``{"report": {...}, "elapsedMs": 812.4, "budgetMs": 3000}``, or ``{"error": "...",
+  "elapsedMs": ..., "budgetMs": ...}`` when the handler raised.
+
+The protocol has the process's stdout to itself: the exporter's own logs and metrics (which
+Powertools prints to stdout) go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import IO, Any
+
+
+def _claim_stdout() -> IO[str]:
+    """Keep the real stdout for the protocol; everything else printing to stdout goes to stderr."""
+    protocol = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    os.dup2(2, 1)
+    return protocol
+
+
+def serve(protocol: IO[str], commands: IO[str]) -> None:
+    # Imported only now, after stdout is claimed: Powertools binds its stream at import.
+    from mgn_exporter.handler import lambda_handler
+    from sandbox.lambda_context import LocalLambdaContext
+
+    account = os.environ.get("FAULTSUITE_OWN_ACCOUNT", "111111111111")
+    region = os.environ.get("AWS_REGION", "us-east-1")
+    event = {"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
+    _send(protocol, {"ready": True, "pid": os.getpid()})
+    for line in commands:
+        if not line.strip():
+            continue
+        command = json.loads(line)
+        budget_ms = int(command["budgetMs"])
+        context = LocalLambdaContext(budget_ms=budget_ms, account_id=account, region=region)
+        if command.get("requestId"):
+            context.aws_request_id = str(command["requestId"])
+        # The budget runs from here, as Lambda's does from the invocation (init is done).
+        started = context.started = time.monotonic()
+        answer: dict[str, Any]
+        try:
+            report = lambda_handler(dict(event), context)
+            answer = {"report": report}
+        except Exception as exc:  # the invocation failed; the environment lives on
+            answer = {"error": f"{type(exc).__name__}: {exc}"}
+        answer["elapsedMs"] = round((time.monotonic() - started) * 1000, 1)
+        answer["budgetMs"] = budget_ms
+        _send(protocol, answer)
+
+
+def _send(protocol: IO[str], document: dict[str, Any]) -> None:
+    protocol.write(json.dumps(document, default=str) + "\n")
+    protocol.flush()
+
+
+def main() -> int:
+    protocol = _claim_stdout()
+    serve(protocol, sys.stdin)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
