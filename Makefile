@@ -24,7 +24,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy lambda_src/mgn_exporter mgn_emulator fault_proxy faultsuite sandbox infra app.py benchmarks
+	$(BIN)/mypy lambda_src/mgn_exporter mgn_emulator fault_proxy faultsuite loopback sandbox infra app.py benchmarks
 
 test: lint typecheck
 	$(BIN)/pytest

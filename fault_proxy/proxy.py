@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from fnmatch import fnmatchcase
-from types import TracebackType
 
 from fault_proxy.faults import BODY_KINDS, KINDS, LOG_REJECTION, FaultBook, FaultParams, Rule
 from fault_proxy.limits import Limits
 from fault_proxy.pipeline import CallRecord, Pipeline, Recorder
 from fault_proxy.server import ProxyHTTPServer
 from fault_proxy.upstream import Routes
+from loopback import BackgroundServer
 
 
-class FaultProxy:
+class FaultProxy(BackgroundServer):
     """A fault-injecting proxy on ``host`` (ephemeral port) in front of one or more upstreams.
 
     ``upstream`` is a URL, or ``{signing name: URL}`` routing by service with ``"*"`` as the
@@ -34,63 +33,15 @@ class FaultProxy:
         clock: Callable[[], float] = time.time,
         preserve_host: bool = True,
     ) -> None:
-        self.host = host
+        super().__init__(host=host, port=0, thread_name="fault-proxy")
         self._routes = Routes(upstream)
         self._book = FaultBook(seed)
         self._recorder = Recorder()
         self._pipeline = Pipeline(self._book, self._recorder, limits, clock)
         self._preserve_host = preserve_host
-        self._server: ProxyHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # -- lifecycle ------------------------------------------------------------------------------
-
-    def start(self) -> FaultProxy:
-        if self._server is not None:
-            raise RuntimeError("the proxy is already running")
-        self._server = ProxyHTTPServer(
-            (self.host, 0), self._pipeline, self._routes, self._preserve_host
-        )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"fault-proxy-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        server.close_clients()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the proxy is not running; call start()")
-        return int(self._server.server_address[1])
-
-    @property
-    def endpoint_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def _new_server(self, address: tuple[str, int]) -> ProxyHTTPServer:
+        return ProxyHTTPServer(address, self._pipeline, self._routes, self._preserve_host)
 
     # -- settings -------------------------------------------------------------------------------
 

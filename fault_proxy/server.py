@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import struct
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from fault_proxy.pipeline import Pipeline
 from fault_proxy.upstream import HOP_BY_HOP, Connections, Routes
 from fault_proxy.wire import Request, Response
+from loopback import ClosableServer
 
 
-class ProxyHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False  # idle keep-alive handler threads must not block stop()
-
+class ProxyHTTPServer(ClosableServer):
     def __init__(
         self,
         address: tuple[str, int],
@@ -29,8 +25,6 @@ class ProxyHTTPServer(ThreadingHTTPServer):
         self.pipeline = pipeline
         self.routes = routes
         self.preserve_host = preserve_host
-        self._clients: set[socket.socket] = set()
-        self._clients_lock = threading.Lock()
         super().__init__(address, _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -38,22 +32,6 @@ class ProxyHTTPServer(ThreadingHTTPServer):
         if isinstance(sys.exc_info()[1], ConnectionError):
             return
         super().handle_error(request, client_address)
-
-    def track(self, connection: socket.socket, alive: bool) -> None:
-        with self._clients_lock:
-            if alive:
-                self._clients.add(connection)
-            else:
-                self._clients.discard(connection)
-
-    def close_clients(self) -> None:
-        """Cut idle keep-alive client connections so that a stopped proxy stops answering."""
-        with self._clients_lock:
-            clients = list(self._clients)
-            self._clients.clear()
-        for connection in clients:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import copy
-import threading
 from collections import Counter
 from datetime import datetime
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from loopback import BackgroundServer
 from mgn_emulator.clock import SimClock
 from mgn_emulator.dispatch import Dispatcher
 from mgn_emulator.faults import FaultBook, FaultRates
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
     from mgn_emulator.programme import Programme
 
 
-class MgnEmulator:
+class MgnEmulator(BackgroundServer):
     def __init__(
         self,
         caller_account: str = "111111111111",
@@ -39,8 +38,7 @@ class MgnEmulator:
     ) -> None:
         self.caller_account = caller_account
         self.region = region
-        self.host = host
-        self._requested_port = port
+        super().__init__(host=host, port=port, thread_name="mgn-emulator")
         self._clock = SimClock()
         self._store = Store()
         self._store.put_account(caller_account, initialized=True, managed=False)
@@ -58,55 +56,9 @@ class MgnEmulator:
             before_operation=self._sync_playbacks,
         )
         self._playbacks: list[Playback] = []
-        self._server: EmulatorHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # -- lifecycle ------------------------------------------------------------------------------
-
-    def start(self) -> MgnEmulator:
-        if self._server is not None:
-            raise RuntimeError("the emulator is already running")
-        self._server = EmulatorHTTPServer((self.host, self._requested_port), self._dispatcher)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"mgn-emulator-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        server.close_connections()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> MgnEmulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the emulator is not running; call start()")
-        return int(self._server.server_address[1])
-
-    @property
-    def endpoint_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def _new_server(self, address: tuple[str, int]) -> EmulatorHTTPServer:
+        return EmulatorHTTPServer(address, self._dispatcher)
 
     def client(self, config: Config | None = None) -> MgnClient:
         """A boto3 ``mgn`` client for this emulator, with dummy credentials."""
