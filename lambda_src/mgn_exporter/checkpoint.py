@@ -92,6 +92,16 @@ class AccountState:
     jobs: dict[str, JobCheckpoint] = field(default_factory=dict)
     # Closed job id -> creationDateTime, kept while discovery's overlap could list the job again.
     closed: dict[str, str] = field(default_factory=dict)
+    # Start (epoch seconds) of the last export that ended without failing: a work request sent
+    # before it asks for nothing that export did not do or hand on.
+    covered_until: float | None = None
+
+    def covers(self, requested_at: float | None) -> bool:
+        return (
+            requested_at is not None
+            and self.covered_until is not None
+            and requested_at <= self.covered_until
+        )
 
     def open_jobs(self) -> list[JobCheckpoint]:
         """Oldest first, so a backlog drains in the order it happened."""

@@ -115,6 +115,9 @@ class CheckpointStore:
         if state.watermark is not None:
             update += ", watermark = :watermark"
             values[":watermark"] = {"S": state.watermark}
+        if state.covered_until is not None:
+            update += ", coveredUntil = :covered"
+            values[":covered"] = {"N": f"{state.covered_until:.3f}"}
         if release:
             update += " REMOVE leaseOwner, leaseExpiresAt"
         try:
@@ -141,11 +144,13 @@ def _state_from_item(account_id: str, item: dict[str, Any]) -> AccountState:
         str(job_id): str(created) for job_id, created in (plain.get("closedJobs") or {}).items()
     }
     watermark = plain.get("watermark")
+    covered = plain.get("coveredUntil")
     return AccountState(
         account_id=account_id,
         watermark=str(watermark) if watermark else None,
         jobs=jobs,
         closed=closed,
+        covered_until=float(covered) if covered is not None else None,
     )
 
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_mgn import MgnClient
+    from mypy_boto3_sqs import SQSClient
 
 THROTTLING_CODES = frozenset(
     {
@@ -89,6 +90,7 @@ class Clients:
     events: EventBridgeClient
     logs: CloudWatchLogsClient
     dynamodb: DynamoDBClient
+    sqs: SQSClient
     counts: CallCounts
     retry_window: RetryWindow = field(default_factory=RetryWindow)
 
@@ -111,10 +113,11 @@ def _build(environment: tuple[str | None, ...]) -> Clients:
         events=session.client("events", config=standard),
         logs=session.client("logs", config=standard),
         dynamodb=session.client("dynamodb", config=standard),
+        sqs=session.client("sqs", config=standard),
         counts=counts,
         retry_window=window,
     )
-    for client in (clients.mgn, clients.events, clients.logs, clients.dynamodb):
+    for client in (clients.mgn, clients.events, clients.logs, clients.dynamodb, clients.sqs):
         _count_calls(client, counts)
         _bound_retries(client, window)
     return clients

@@ -33,3 +33,7 @@ class TokenRejected(ExportError):
 
 class DeliveryError(ExportError):
     """A sink did not take a batch even after retries: the checkpoint must not move past it."""
+
+
+class QueueUnavailable(ExportError):
+    """The work queue did not take a message even after retries."""

@@ -58,7 +58,9 @@ class JobProgress(Enum):
 @dataclass
 class AccountReport:
     account_id: str
-    outcome: str = "exported"  # exported | failed | skipped (lease held) | not_started
+    # exported | failed | skipped (lease held) | covered (a later export did what was asked)
+    # | not_started (no time left)
+    outcome: str = "exported"
     items_exported: int = 0
     jobs_open: int = 0
     jobs_closed: int = 0
@@ -117,8 +119,16 @@ class AccountExporter:
         self._clock = clock
         self.max_lag_seconds = 0.0
 
-    def export(self, account_id: str, deadline: Deadline) -> AccountReport:
+    def export(
+        self, account_id: str, deadline: Deadline, *, requested_at: float | None = None
+    ) -> AccountReport:
+        """Export what is new in the account within `deadline`.
+
+        `requested_at` is when the work was asked for (a queue message's send time): if an
+        export that started later has ended without failing, there is nothing to do.
+        """
         report = AccountReport(account_id=account_id)
+        started = self._clock()
         try:
             state = self._store.acquire(
                 account_id, lease_until=deadline.ends_at + LEASE_SLACK_SECONDS
@@ -133,6 +143,12 @@ class AccountExporter:
             self._fail(report, exc)
             return report
         try:
+            if state.covers(requested_at):
+                self._counters["RequestsCovered"] += 1
+                self._logger.info("A later export already did what this request asks; skipped")
+                report.outcome = "covered"
+                self._store.release_unchanged(account_id)
+                return report
             try:
                 self._discover(state)
                 self._export_jobs(state, deadline, report)
@@ -143,6 +159,9 @@ class AccountExporter:
                 self._logger.exception("Unexpected error exporting the account")
                 self._fail(report, exc)
             report.jobs_open = len(state.jobs)
+            if report.outcome == "exported":
+                # Backlog included: whoever runs this export hands the rest on.
+                state.covered_until = started
             self._store.release(state)
         except LeaseLost:
             report.outcome, report.error = "failed", "lease lost"

@@ -51,10 +51,21 @@ COUNTED_METRICS = (
     "LogEventsRestamped",
     "OddItems",
     "LeasesLost",
+    "RequestsCovered",
+    "HandOns",
+    "HandOnsFailed",
+    "BadMessages",
 )
+# Counters of a dispatcher run.
+DISPATCH_METRICS = ("AccountsDispatched", "ManagedAccountsUnavailable")
 
 
 def emit_run_metrics(counters: Mapping[str, int], max_lag_seconds: float) -> None:
     for name in COUNTED_METRICS:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=counters.get(name, 0))
     metrics.add_metric(name="ExportLagSeconds", unit=MetricUnit.Seconds, value=max_lag_seconds)
+
+
+def emit_dispatch_metrics(counters: Mapping[str, int]) -> None:
+    for name in DISPATCH_METRICS:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=counters.get(name, 0))

@@ -1,8 +1,13 @@
-"""One export run: the adapters wired over the clients, every account exported, metrics out."""
+"""The adapters wired over the clients into an AccountExporter, and one direct export run.
+
+The deployed functions are the dispatcher and the worker (dispatcher.py, worker.py); the direct
+run exports a list of accounts in one process, for tests and benchmarks of the exporter core.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -15,26 +20,28 @@ from mgn_exporter.exporter import AccountExporter, ExportOptions, export_account
 from mgn_exporter.logs_writer import LogsWriter
 from mgn_exporter.mgn_reader import MgnReader
 from mgn_exporter.observability import emit_run_metrics, logger
-from mgn_exporter.settings import Settings
+from mgn_exporter.settings import Settings, SettingsError
+from mgn_exporter.work_queue import WorkQueue
+from mgn_exporter.worker import BatchWorker
 
 
-def run_export(
-    settings: Settings,
-    clients: Clients,
-    deadline: Deadline,
-    *,
-    own_account: str,
-    invocation_id: str,
-) -> dict[str, Any]:
-    """Export every configured account within the deadline; returns the run's report."""
+def start_invocation(clients: Clients, deadline: Deadline) -> None:
+    """Reset the per-invocation call counts and bound botocore's retries by the deadline."""
     clients.counts.reset()
     # Retries may use half of the reserve; the other half is kept for the final writes.
     clients.retry_window.closes_at = deadline.ends_at - deadline.margin_seconds / 2
-    counters: Counter[str] = Counter()
-    region = clients.mgn.meta.region_name
-    reader = MgnReader(clients.mgn, own_account_id=own_account)
-    exporter = AccountExporter(
-        reader=reader,
+
+
+def build_exporter(
+    settings: Settings,
+    clients: Clients,
+    *,
+    own_account: str,
+    invocation_id: str,
+    counters: Counter[str],
+) -> AccountExporter:
+    return AccountExporter(
+        reader=MgnReader(clients.mgn, own_account_id=own_account),
         store=CheckpointStore(
             clients.dynamodb, settings.checkpoint_table_name, owner=invocation_id
         ),
@@ -46,7 +53,7 @@ def run_export(
         ),
         writer=LogsWriter(clients.logs, log_group_name=settings.log_group_name),
         options=ExportOptions(
-            region=region,
+            region=clients.mgn.meta.region_name,
             source=settings.event_source,
             backfill=timedelta(days=settings.backfill_days),
             discovery_overlap=timedelta(minutes=settings.discovery_overlap_minutes),
@@ -54,9 +61,27 @@ def run_export(
         logger=logger,
         counters=counters,
     )
-    accounts = resolve_accounts(
-        settings.accounts, own_account, reader, logger=logger, counters=counters
+
+
+def run_export(
+    settings: Settings,
+    clients: Clients,
+    deadline: Deadline,
+    *,
+    accounts: Sequence[str] | None,
+    own_account: str,
+    invocation_id: str,
+) -> dict[str, Any]:
+    """Export `accounts` (None: the caller's and MGN global view's) in turn within the
+    deadline; returns the run's report."""
+    start_invocation(clients, deadline)
+    counters: Counter[str] = Counter()
+    exporter = build_exporter(
+        settings, clients, own_account=own_account, invocation_id=invocation_id, counters=counters
     )
+    if accounts is None:
+        reader = MgnReader(clients.mgn, own_account_id=own_account)
+        accounts = resolve_accounts(None, own_account, reader, logger=logger, counters=counters)
     report = export_accounts(exporter, accounts, deadline, logger=logger, counters=counters)
     counters["Throttles"] += clients.counts.throttles
     emit_run_metrics(counters, report.max_lag_seconds)
@@ -64,3 +89,38 @@ def run_export(
     result["apiCalls"] = dict(sorted(clients.counts.calls.items()))
     logger.info("Export run finished", extra={k: v for k, v in result.items() if k != "accounts"})
     return result
+
+
+def run_batch(
+    event: dict[str, Any],
+    settings: Settings,
+    clients: Clients,
+    deadline: Deadline,
+    *,
+    own_account: str,
+    invocation_id: str,
+) -> dict[str, Any]:
+    """Export the accounts of one SQS batch; returns the partial batch response."""
+    if settings.work_queue_url is None:
+        raise SettingsError("environment variable WORK_QUEUE_URL is required by the worker")
+    start_invocation(clients, deadline)
+    counters: Counter[str] = Counter()
+    exporter = build_exporter(
+        settings, clients, own_account=own_account, invocation_id=invocation_id, counters=counters
+    )
+    worker = BatchWorker(
+        exporter,
+        WorkQueue(clients.sqs, settings.work_queue_url),
+        logger=logger,
+        counters=counters,
+        retry_backoff_seconds=settings.retry_backoff_seconds,
+    )
+    outcome = worker.process(event, deadline)
+    counters["Throttles"] += clients.counts.throttles
+    emit_run_metrics(counters, outcome.report.max_lag_seconds)
+    summary = outcome.report.to_dict()
+    summary["apiCalls"] = dict(sorted(clients.counts.calls.items()))
+    summary["handedOn"] = outcome.handed_on
+    summary["batchItemFailures"] = len(outcome.response.get("batchItemFailures", []))
+    logger.info("Batch finished", extra=summary)
+    return outcome.response

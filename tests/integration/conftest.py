@@ -8,6 +8,7 @@ that a rule on the bus targets; what reached the log group is read back from mot
 from __future__ import annotations
 
 import json
+import os
 import socket
 import urllib.request
 from collections import Counter
@@ -208,13 +209,28 @@ def world(
 
 
 def invoke(budget_ms: int = 60_000, request_id: str | None = None) -> dict[str, Any]:
-    """One invocation of the real handler, as Lambda would make it."""
-    from mgn_exporter.handler import lambda_handler
+    """One direct export run of the configured accounts (ACCOUNTS), with a Lambda-like
+    deadline: the exporter core as the worker runs it, without the queue around it."""
+    from mgn_exporter.clients import get_clients
+    from mgn_exporter.deadline import Deadline
+    from mgn_exporter.run import run_export
+    from mgn_exporter.settings import parse_accounts
 
     context = LocalLambdaContext(budget_ms=budget_ms, account_id=OWN_ACCOUNT, region=REGION)
     if request_id:
         context.aws_request_id = request_id
-    return lambda_handler(dict(SCHEDULED_EVENT), context)  # type: ignore[arg-type]
+    settings = get_settings()
+    deadline = Deadline(
+        context.get_remaining_time_in_millis, margin_seconds=settings.deadline_margin_seconds
+    )
+    return run_export(
+        settings,
+        get_clients(),
+        deadline,
+        accounts=parse_accounts(os.environ["ACCOUNTS"]),
+        own_account=OWN_ACCOUNT,
+        invocation_id=context.aws_request_id,
+    )
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from mgn_exporter.checkpoint import AccountState, JobCheckpoint
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
@@ -55,3 +57,20 @@ def test_closed_jobs_are_forgotten_once_discovery_cannot_list_them() -> None:
     )
     state.forget_closed_before(NOW - timedelta(hours=2))
     assert set(state.closed) == {"recent", "odd"}
+
+
+@pytest.mark.parametrize(
+    ("covered_until", "requested_at", "covered"),
+    [
+        (None, 100.0, False),  # never exported to the end of a run
+        (100.0, None, False),  # a request of unknown age always runs
+        (100.0, 99.0, True),  # asked before the last good export started
+        (100.0, 100.0, True),
+        (100.0, 101.0, False),  # asked while (or after) it ran: it may have missed the ask
+    ],
+)
+def test_a_request_is_covered_only_by_a_good_export_that_started_after_it(
+    covered_until: float | None, requested_at: float | None, covered: bool
+) -> None:
+    state = AccountState(account_id="111111111111", covered_until=covered_until)
+    assert state.covers(requested_at) is covered
