@@ -80,6 +80,13 @@ class ExporterConfig:
     powertools_layer_version: int
     # X-Ray SDK subsegments for every AWS call; its import doubles the cold start.
     sdk_tracing: bool
+    # The work queue's event source mapping: at most this many workers at once (its
+    # ScalingConfig.MaximumConcurrency, 2..1000), and up to this many messages per invocation
+    # (at most 10 for a FIFO queue).
+    worker_max_concurrency: int
+    worker_batch_size: int
+    # Deliveries of a work request before SQS moves it to the work dead-letter queue.
+    worker_max_receive_count: int
 
     @classmethod
     def from_context(cls, get: Callable[[str], Any]) -> ExporterConfig:
@@ -114,11 +121,17 @@ class ExporterConfig:
             export_lag_alarm_seconds=_int(raw, c.CTX_EXPORT_LAG_ALARM_SECONDS, 60, 7 * 86400),
             powertools_layer_version=_int(raw, c.CTX_POWERTOOLS_LAYER_VERSION, 1, 10_000),
             sdk_tracing=_bool(raw, c.CTX_SDK_TRACING),
+            # Lambda's limits for an SQS event source mapping's MaximumConcurrency.
+            worker_max_concurrency=_int(raw, c.CTX_WORKER_MAX_CONCURRENCY, 2, 1000),
+            # A FIFO queue's event source mapping takes at most 10 messages per batch.
+            worker_batch_size=_int(raw, c.CTX_WORKER_BATCH_SIZE, 1, 10),
+            # SQS's limits for a redrive policy's maxReceiveCount.
+            worker_max_receive_count=_int(raw, c.CTX_WORKER_MAX_RECEIVE_COUNT, 1, 1000),
         )
-        if config.deadline_margin_seconds >= c.FUNCTION_TIMEOUT_SECONDS:
+        if config.deadline_margin_seconds >= c.WORKER_TIMEOUT_SECONDS:
             raise ConfigError(
-                f"context {c.CTX_DEADLINE_MARGIN_SECONDS} must be below the function timeout "
-                f"({c.FUNCTION_TIMEOUT_SECONDS} s)"
+                f"context {c.CTX_DEADLINE_MARGIN_SECONDS} must be below the worker timeout "
+                f"({c.WORKER_TIMEOUT_SECONDS} s)"
             )
         return config
 

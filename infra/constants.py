@@ -21,12 +21,24 @@ STACK_DESCRIPTION: Final = (
     "MGN job log exporter: MGN job log items to EventBridge events and CloudWatch Logs"
 )
 
-# --- the exporter function -------------------------------------------------------------------
-HANDLER: Final = "mgn_exporter.handler.lambda_handler"
-# Placeholders until the benchmark exists; they will be set from its figures. The schedule
-# leaves DEADLINE_MARGIN_SECONDS of headroom inside this timeout.
-FUNCTION_TIMEOUT_SECONDS: Final = 300
-FUNCTION_MEMORY_MB: Final = 512
+# --- the two functions --------------------------------------------------------------------------
+# The dispatcher is the schedule's target: it only lists the accounts and enqueues one work request
+# per account (one SendMessageBatch per ten), so a minute is ample even for a large organization.
+DISPATCHER_HANDLER: Final = "mgn_exporter.handler.dispatcher_handler"
+DISPATCHER_TIMEOUT_SECONDS: Final = 60
+DISPATCHER_MEMORY_MB: Final = 256
+# A failed dispatch is retried (Lambda's async retries, and EventBridge's if the invoke itself
+# failed): a retry carries the same Scheduled Event, whose `time` the code puts into each
+# request's deduplication ID, so SQS drops the requests the failed attempt did send. Retries
+# stop before SQS's deduplication window closes (infra.dispatcher.dispatch_max_event_age).
+DISPATCHER_RETRY_ATTEMPTS: Final = 2
+SQS_DEDUPLICATION_WINDOW_SECONDS: Final = 300
+# The worker exports the accounts of one SQS batch. Placeholders until the benchmark exists; they
+# will be set from its figures. The worker leaves DEADLINE_MARGIN_SECONDS of headroom inside this
+# timeout, then hands the rest of a backlog on to a continuation request.
+WORKER_HANDLER: Final = "mgn_exporter.handler.worker_handler"
+WORKER_TIMEOUT_SECONDS: Final = 300
+WORKER_MEMORY_MB: Final = 512
 # Paths the asset hashing and zip must skip: caches would change the hash on every test run.
 ASSET_EXCLUDES: Final = (
     "**/__pycache__",
@@ -58,7 +70,7 @@ MGN_EVENTS: Final = events.MGN_EVENTS
 MGN_EVENT_DATA_KEYS: Final = events.EVENT_DATA_KEYS
 SCHEMA_REGISTRY_DESCRIPTION: Final = "Events published by the MGN job log exporter"
 
-# --- environment variable names the function reads (fixed by the Lambda code) ---------------
+# --- environment variable names the functions read (fixed by the Lambda code) --------------
 ENV_EVENT_BUS_NAME: Final = "EVENT_BUS_NAME"
 ENV_EVENT_SOURCE: Final = "EVENT_SOURCE"
 ENV_EVENT_LOG_GROUP_NAME: Final = "EVENT_LOG_GROUP_NAME"
@@ -67,6 +79,12 @@ ENV_ACCOUNTS: Final = "ACCOUNTS"
 ENV_BACKFILL_DAYS: Final = "BACKFILL_DAYS"
 ENV_DISCOVERY_OVERLAP_MINUTES: Final = "DISCOVERY_OVERLAP_MINUTES"
 ENV_DEADLINE_MARGIN_SECONDS: Final = "DEADLINE_MARGIN_SECONDS"
+ENV_WORK_QUEUE_URL: Final = "WORK_QUEUE_URL"
+ENV_RETRY_BACKOFF_SECONDS: Final = "RETRY_BACKOFF_SECONDS"
+# A failed work request comes back after 30 s, then 60, 120, 240: with the default
+# maxReceiveCount of 5 an account that keeps failing reaches the DLQ in about 7.5 minutes
+# instead of holding its message group for 5 visibility timeouts (2.5 hours).
+WORKER_RETRY_BACKOFF_SECONDS: Final = 30
 
 # --- checkpoint table (fixed by the Lambda code) ---------------------------------------------
 TABLE_PARTITION_KEY: Final = checkpoint_store.PARTITION_KEY
@@ -79,12 +97,28 @@ TABLE_ACTIONS: Final = (
     "dynamodb:Query",
 )
 
-# --- MGN: read-only actions the function calls -----------------------------------------------
-MGN_ACTIONS: Final = (
+# --- MGN: the read-only actions each function calls ----------------------------------------
+# The dispatcher resolves `accounts: auto` (global view); the worker reads the accounts' jobs.
+DISPATCHER_MGN_ACTIONS: Final = ("mgn:ListManagedAccounts",)
+WORKER_MGN_ACTIONS: Final = (
     "mgn:DescribeJobs",
     "mgn:DescribeJobLogItems",
-    "mgn:ListManagedAccounts",
 )
+MGN_ACTIONS: Final = DISPATCHER_MGN_ACTIONS + WORKER_MGN_ACTIONS
+
+# --- the work queue (FIFO: one message group per account) ----------------------------------
+# AWS's guidance for SQS event sources: a visibility timeout of at least six times the function
+# timeout, so that a batch whose invocation Lambda retries (after a throttle, say) does not
+# become visible again, and go to a second worker, while the first still holds it.
+WORK_QUEUE_VISIBILITY_TIMEOUT_FACTOR: Final = 6
+# What the code calls on the queue (SendMessageBatch is authorized as sqs:SendMessage). It has
+# the queue's URL, so neither GetQueueUrl nor GetQueueAttributes is needed.
+WORK_QUEUE_SEND_ACTIONS: Final = ("sqs:SendMessage",)
+# ApproximateAgeOfOldestMessage alarm: the fan-out is this many schedule periods behind (at least
+# WORK_QUEUE_AGE_ALARM_MIN_WORKER_TIMEOUTS worker timeouts, which a healthy queue can show when a
+# tick's request waits behind a running export of the same account).
+WORK_QUEUE_AGE_ALARM_SCHEDULE_PERIODS: Final = 3
+WORK_QUEUE_AGE_ALARM_MIN_WORKER_TIMEOUTS: Final = 2
 
 # --- metrics (EMF from Powertools; the `service` dimension is POWERTOOLS_SERVICE_NAME) -------
 METRICS_NAMESPACE: Final = "MgnJobLogExporter"
@@ -96,6 +130,13 @@ METRIC_ACCOUNTS_FAILED: Final = "AccountsFailed"
 METRIC_THROTTLES: Final = "Throttles"
 METRIC_EXPORT_LAG_SECONDS: Final = "ExportLagSeconds"
 METRIC_JOBS_FAILED: Final = "JobsFailed"
+METRIC_HAND_ONS: Final = "HandOns"
+METRIC_HAND_ONS_FAILED: Final = "HandOnsFailed"
+METRIC_REQUESTS_COVERED: Final = "RequestsCovered"
+METRIC_BAD_MESSAGES: Final = "BadMessages"
+# Emitted by the dispatcher.
+METRIC_ACCOUNTS_DISPATCHED: Final = "AccountsDispatched"
+METRIC_MANAGED_ACCOUNTS_UNAVAILABLE: Final = "ManagedAccountsUnavailable"
 # Alarm when the longest run reaches this share of the timeout: the next item is a timeout.
 DURATION_ALARM_FRACTION: Final = 0.8
 
@@ -120,6 +161,9 @@ CTX_OPS_EMAIL: Final = "opsEmail"
 CTX_EXPORT_LAG_ALARM_SECONDS: Final = "exportLagAlarmSeconds"
 CTX_POWERTOOLS_LAYER_VERSION: Final = "powertoolsLayerVersion"
 CTX_SDK_TRACING: Final = "sdkTracing"
+CTX_WORKER_MAX_CONCURRENCY: Final = "workerMaxConcurrency"
+CTX_WORKER_BATCH_SIZE: Final = "workerBatchSize"
+CTX_WORKER_MAX_RECEIVE_COUNT: Final = "workerMaxReceiveCount"
 
 CONTEXT_DEFAULTS: Final[dict[str, str | int | bool]] = {
     CTX_EVENT_BUS_NAME: "mgn-job-log-events",
@@ -142,4 +186,7 @@ CONTEXT_DEFAULTS: Final[dict[str, str | int | bool]] = {
     CTX_EXPORT_LAG_ALARM_SECONDS: 1800,
     CTX_POWERTOOLS_LAYER_VERSION: POWERTOOLS_LAYER_VERSION,
     CTX_SDK_TRACING: False,
+    CTX_WORKER_MAX_CONCURRENCY: 8,
+    CTX_WORKER_BATCH_SIZE: 10,
+    CTX_WORKER_MAX_RECEIVE_COUNT: 5,
 }

@@ -104,7 +104,9 @@ class ExporterEventBus(Construct):
             display_name="MGN job log alerts",
             email=alert_email,
         )
-        self.alert_dlq = dead_letter_queue(self, "AlertDeliveryDlq")
+        self.alert_dlq = dead_letter_queue(
+            self, "AlertDeliveryDlq", holds="alert rule deliveries EventBridge could not make"
+        )
 
         self.error_items_rule = self._alert_rule(
             "ErrorItemsRule",

@@ -2,9 +2,10 @@
 
 moto's CloudFormation has no model for some resource types: it skips them with a warning, or
 fails the stack. ``trim_template`` drops exactly those types, refuses if a kept resource
-refers to a dropped one, and reports what it dropped. ``deploy_assembly`` then does what
-``cdk bootstrap`` + ``cdk deploy`` would: the bootstrap version parameter, the assets bucket,
-the file assets, and the stack.
+refers to a dropped one, and reports what it dropped. ``name_fifo_queues`` gives unnamed FIFO
+queues the ``.fifo`` name CloudFormation would generate (moto's generated names lack it).
+``deploy_assembly`` then does what ``cdk bootstrap`` + ``cdk deploy`` would: the bootstrap
+version parameter, the assets bucket, the file assets, and the stack.
 
 Run ``python -m infra.local_deploy <assembly dir> --endpoint-url http://127.0.0.1:<port>``
 against a running ``moto_server`` to print the deployment as JSON.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import hashlib
 import json
 import logging
 import os
@@ -85,6 +87,8 @@ class LocalDeployment:
     physical_ids: dict[str, str]
     dropped: list[DroppedResource] = field(default_factory=list)
     dropped_outputs: list[str] = field(default_factory=list)
+    # logical ID -> the name name_fifo_queues gave an unnamed FIFO queue
+    named_fifo_queues: dict[str, str] = field(default_factory=dict)
 
 
 class LocalDeployError(RuntimeError):
@@ -152,6 +156,38 @@ def trim_template(
     for key in dropped_outputs:
         del outputs[key]
     return TrimResult(trimmed, sorted(dropped, key=lambda d: d.logical_id), dropped_outputs)
+
+
+# SQS queue names: at most 80 characters, and a FIFO queue's end in ".fifo".
+_QUEUE_NAME_MAX = 80
+_FIFO_SUFFIX = ".fifo"
+
+
+def _is_fifo(properties: dict[str, Any]) -> bool:
+    return str(properties.get("FifoQueue", "false")).lower() == "true"
+
+
+def name_fifo_queues(template: dict[str, Any], stack_name: str) -> dict[str, str]:
+    """Name each FIFO queue that has no QueueName, as CloudFormation would; in place.
+
+    CloudFormation names an unnamed queue ``<stack>-<logical id>-<random>``, with the ``.fifo``
+    suffix for a FIFO queue. moto 5.2.5 generates the same kind of name without the suffix and
+    then refuses the queue ("Queue name must end in .fifo for FIFO queues"), failing the stack.
+    The name given here is stable (a hash instead of the random part). Nothing else changes.
+    Returns logical ID -> the name given.
+    """
+    named: dict[str, str] = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        properties = resource.get("Properties") or {}
+        if resource.get("Type") != "AWS::SQS::Queue" or not _is_fifo(properties):
+            continue
+        if "QueueName" in properties:
+            continue
+        resource["Properties"] = properties
+        digest = hashlib.sha256(f"{stack_name}/{logical_id}".encode()).hexdigest()[:12].upper()
+        base = f"{stack_name}-{logical_id}"[: _QUEUE_NAME_MAX - len(_FIFO_SUFFIX) - 13]
+        properties["QueueName"] = named[logical_id] = f"{base}-{digest}{_FIFO_SUFFIX}"
+    return named
 
 
 @dataclass(frozen=True)
@@ -265,6 +301,7 @@ def deploy_assembly(
     artifact = _stack_artifact(assembly, stack_name)
     template = json.loads(artifact.template_file.read_text(encoding="utf-8"))
     trim = trim_template(template)
+    named_fifo_queues = name_fifo_queues(trim.template, artifact.name)
     session = local_session(region)
 
     _bootstrap_parameters(session, endpoint_url, trim.template)
@@ -297,6 +334,7 @@ def deploy_assembly(
         physical_ids={r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources},
         dropped=trim.dropped,
         dropped_outputs=trim.dropped_outputs,
+        named_fifo_queues=named_fifo_queues,
     )
 
 

@@ -66,11 +66,19 @@ def encrypted_topic(
     return topic
 
 
-def dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:
-    """An encrypted, TLS-only queue that keeps undeliverable messages for the maximum 14 days."""
+def dead_letter_queue(
+    scope: Construct, construct_id: str, *, holds: str, fifo: bool = False
+) -> sqs.Queue:
+    """An encrypted, TLS-only queue that keeps undeliverable messages for the maximum 14 days.
+
+    ``holds`` says whose failures land here (it goes into the SQS3 justification). ``fifo``
+    makes a FIFO queue: SQS requires the dead-letter queue of a FIFO queue to be FIFO too.
+    """
     queue = sqs.Queue(
         scope,
         construct_id,
+        # No name: CloudFormation generates one (with the .fifo suffix for a FIFO queue).
+        fifo=True if fifo else None,
         encryption=sqs.QueueEncryption.SQS_MANAGED,
         enforce_ssl=True,
         retention_period=Duration.days(14),
@@ -80,8 +88,8 @@ def dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:
         [
             NagPackSuppression(
                 id="AwsSolutions-SQS3",
-                reason="This queue is itself a dead-letter queue (Lambda on-failure "
-                "destination or EventBridge target DLQ); an alarm watches its depth.",
+                reason=f"This queue is itself a dead-letter queue ({holds}); an alarm watches "
+                "its depth, and a dead-letter queue of its own would only move the problem.",
             )
         ],
     )

@@ -25,6 +25,31 @@ class WatchedQueue:
     queue: sqs.IQueue
 
 
+@dataclass(frozen=True)
+class WatchedFunction:
+    """A function whose errors, throttles and duration (against its timeout) are alarmed."""
+
+    label: str
+    function: lambda_.IFunction
+    timeout: Duration
+
+
+def work_queue_age_alarm_seconds(schedule_rate_minutes: int) -> int:
+    """Age of the oldest work request at which the fan-out counts as falling behind.
+
+    Normally a tick's requests are taken within seconds, or wait behind a running export of the
+    same account (FIFO message group): at most one worker timeout. Three schedule periods mean
+    three ticks' requests are waiting, i.e. the workers do not keep up (too low a
+    workerMaxConcurrency for the accounts' backlog) or do not consume at all (the event source
+    mapping disabled or failing). The floor of two worker timeouts keeps a fast schedule from
+    paging on one long export.
+    """
+    return max(
+        c.WORK_QUEUE_AGE_ALARM_SCHEDULE_PERIODS * schedule_rate_minutes * 60,
+        c.WORK_QUEUE_AGE_ALARM_MIN_WORKER_TIMEOUTS * c.WORKER_TIMEOUT_SECONDS,
+    )
+
+
 class Monitoring(Construct):
     """Alarms to an operations topic, and a dashboard of the exporter's metrics."""
 
@@ -33,8 +58,10 @@ class Monitoring(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        function: lambda_.IFunction,
-        function_timeout: Duration,
+        dispatcher: WatchedFunction,
+        worker: WatchedFunction,
+        work_queue: sqs.IQueue,
+        worker_max_concurrency: int,
         service_name: str,
         schedule_rate_minutes: int,
         export_lag_alarm_seconds: int,
@@ -58,40 +85,46 @@ class Monitoring(Construct):
         self.alarms: list[cloudwatch.Alarm] = []
         self.alarm_names: list[str] = []
 
-        timeout_ms = function_timeout.to_milliseconds()
-        self._alarm(
-            "ErrorsAlarm",
-            function.metric_errors(period=self._period, statistic="Sum"),
-            threshold=1,
-            evaluation_periods=3,
-            datapoints_to_alarm=2,
-            description="The exporter failed in 2 of its last 3 periods (a single failed run "
-            "is retried by the next tick).",
+        self._function_alarms(
+            dispatcher,
+            errors="Dispatcher invocations (retries included) failed in 2 of the last 3 "
+            "periods: some accounts may not have been asked for. See its logs "
+            "(ListManagedAccounts or the work queue); a tick that failed every retry is in the "
+            "DispatcherAsyncFailures queue.",
+            throttles="Lambda throttled the dispatcher: check the account's concurrency.",
+            duration="the dispatch of all accounts is close to not fitting",
+        )
+        self._function_alarms(
+            worker,
+            errors="Worker invocations failed in 2 of the last 3 periods (a defect, a timeout "
+            "or a failing cold start; a failed account is reported per record and is not an "
+            "error). Their batches come back after the visibility timeout.",
+            throttles="Lambda throttled the worker: the account's concurrency is exhausted "
+            "(the event source mapping's maximum concurrency alone does not throttle).",
+            duration="an account's export is close to being cut off by the timeout instead "
+            "of handing on",
         )
         self._alarm(
-            "ThrottlesAlarm",
-            function.metric_throttles(period=self._period, statistic="Sum"),
-            threshold=1,
-            evaluation_periods=1,
-            description="Lambda throttled the exporter: check the account's concurrency.",
-        )
-        self._alarm(
-            "DurationAlarm",
-            function.metric_duration(period=self._period, statistic="Maximum"),
-            threshold=round(timeout_ms * c.DURATION_ALARM_FRACTION),
-            evaluation_periods=3,
-            datapoints_to_alarm=2,
-            description=f"A run took over {round(c.DURATION_ALARM_FRACTION * 100)}% of the "
-            f"{function_timeout.to_seconds()} s timeout: the backlog is close to not fitting.",
-        )
-        self._alarm(
-            "NotRunningAlarm",
-            function.metric_invocations(period=self._period, statistic="Sum"),
+            "DispatcherNotRunningAlarm",
+            dispatcher.function.metric_invocations(period=self._period, statistic="Sum"),
             threshold=1,
             comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
             evaluation_periods=3,
             missing=cloudwatch.TreatMissingData.BREACHING,
-            description="The exporter has not been invoked for 3 periods: is the schedule on?",
+            description="The dispatcher has not been invoked for 3 periods: is the schedule on?",
+        )
+        self.work_queue_age_threshold = work_queue_age_alarm_seconds(schedule_rate_minutes)
+        self._alarm(
+            "WorkQueueAgeAlarm",
+            work_queue.metric_approximate_age_of_oldest_message(
+                period=self._period, statistic="Maximum"
+            ),
+            threshold=self.work_queue_age_threshold,
+            evaluation_periods=1,
+            description=f"The oldest work request is over {self.work_queue_age_threshold} s "
+            "old: the workers are not keeping up (raise workerMaxConcurrency) or not consuming "
+            "(is the event source mapping enabled?). An account failing again and again also "
+            "holds back its message group: see AccountsFailed.",
         )
         self._alarm(
             "AccountsFailedAlarm",
@@ -99,7 +132,7 @@ class Monitoring(Construct):
             threshold=1,
             evaluation_periods=3,
             description="At least one account failed to export in 3 periods in a row "
-            "(permissions, MGN not initialized, or MGN errors): see the function's logs.",
+            "(permissions, MGN not initialized, or MGN errors): see the worker's logs.",
         )
         self._alarm(
             "FailedEntriesAlarm",
@@ -114,7 +147,7 @@ class Monitoring(Construct):
             self.metric(c.METRIC_THROTTLES, "Sum"),
             threshold=10,
             evaluation_periods=3,
-            description="MGN or EventBridge kept throttling the exporter for 3 periods.",
+            description="MGN or EventBridge kept throttling the workers for 3 periods.",
         )
         self._alarm(
             "ExportLagAlarm",
@@ -136,7 +169,39 @@ class Monitoring(Construct):
                 "redrive or purge them.",
             )
 
-        self.dashboard = self._dashboard(function, timeout_ms)
+        self.dashboard = self._dashboard(
+            dispatcher, worker, work_queue, dead_letter_queues, worker_max_concurrency
+        )
+
+    def _function_alarms(
+        self, watched: WatchedFunction, *, errors: str, throttles: str, duration: str
+    ) -> None:
+        function, label = watched.function, watched.label
+        self._alarm(
+            f"{label}ErrorsAlarm",
+            function.metric_errors(period=self._period, statistic="Sum"),
+            threshold=1,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+            description=errors,
+        )
+        self._alarm(
+            f"{label}ThrottlesAlarm",
+            function.metric_throttles(period=self._period, statistic="Sum"),
+            threshold=1,
+            evaluation_periods=1,
+            description=throttles,
+        )
+        self._alarm(
+            f"{label}DurationAlarm",
+            function.metric_duration(period=self._period, statistic="Maximum"),
+            threshold=round(watched.timeout.to_milliseconds() * c.DURATION_ALARM_FRACTION),
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+            description=f"A {label.lower()} run took over "
+            f"{round(c.DURATION_ALARM_FRACTION * 100)}% of its {watched.timeout.to_seconds()} s "
+            f"timeout: {duration}.",
+        )
 
     def metric(self, name: str, statistic: str) -> cloudwatch.Metric:
         """One of the exporter's EMF metrics, in this stack's service dimension."""
@@ -184,7 +249,15 @@ class Monitoring(Construct):
         self.alarm_names.append(alarm_name)
         return alarm
 
-    def _dashboard(self, function: lambda_.IFunction, timeout_ms: float) -> cloudwatch.Dashboard:
+    def _dashboard(
+        self,
+        dispatcher: WatchedFunction,
+        worker: WatchedFunction,
+        work_queue: sqs.IQueue,
+        dead_letter_queues: Sequence[WatchedQueue],
+        worker_max_concurrency: int,
+    ) -> cloudwatch.Dashboard:
+        period = self._period
         dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
@@ -200,37 +273,99 @@ class Monitoring(Construct):
         dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=by_name, width=24, height=4)
         )
+        worker_timeout_ms = worker.timeout.to_milliseconds()
         dashboard.add_widgets(
-            cloudwatch.GraphWidget(
-                title="Invocations, errors, throttles",
-                left=[
-                    function.metric_invocations(period=self._period),
-                    function.metric_errors(period=self._period),
-                    function.metric_throttles(period=self._period),
-                ],
-                width=8,
+            *(
+                cloudwatch.GraphWidget(
+                    title=f"{watched.label}: invocations, errors, throttles",
+                    left=[
+                        watched.function.metric_invocations(period=period),
+                        watched.function.metric_errors(period=period),
+                        watched.function.metric_throttles(period=period),
+                    ],
+                    width=8,
+                )
+                for watched in (dispatcher, worker)
             ),
             cloudwatch.GraphWidget(
                 title="Duration (ms)",
                 left=[
-                    function.metric_duration(period=self._period, statistic="Average"),
-                    function.metric_duration(period=self._period, statistic="Maximum"),
+                    worker.function.metric_duration(
+                        period=period, statistic="Average", label="Worker average"
+                    ),
+                    worker.function.metric_duration(
+                        period=period, statistic="Maximum", label="Worker maximum"
+                    ),
+                    dispatcher.function.metric_duration(
+                        period=period, statistic="Maximum", label="Dispatcher maximum"
+                    ),
                 ],
                 left_annotations=[
-                    cloudwatch.HorizontalAnnotation(value=timeout_ms, label="timeout"),
                     cloudwatch.HorizontalAnnotation(
-                        value=timeout_ms * c.DURATION_ALARM_FRACTION, label="alarm"
+                        value=worker_timeout_ms, label="worker timeout"
+                    ),
+                    cloudwatch.HorizontalAnnotation(
+                        value=worker_timeout_ms * c.DURATION_ALARM_FRACTION, label="worker alarm"
+                    ),
+                ],
+                width=8,
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Work queue: requests waiting and in flight",
+                left=[
+                    work_queue.metric_approximate_number_of_messages_visible(
+                        period=period, statistic="Maximum", label="Waiting"
+                    ),
+                    work_queue.metric_approximate_number_of_messages_not_visible(
+                        period=period, statistic="Maximum", label="In flight"
+                    ),
+                    *(
+                        watched.queue.metric_approximate_number_of_messages_visible(
+                            period=period, statistic="Maximum", label=watched.label
+                        )
+                        for watched in dead_letter_queues
                     ),
                 ],
                 width=8,
             ),
             cloudwatch.GraphWidget(
-                title="Items exported",
-                left=[self.metric(c.METRIC_ITEMS_EXPORTED, "Sum")],
+                title="Oldest work request (s)",
+                left=[
+                    work_queue.metric_approximate_age_of_oldest_message(
+                        period=period, statistic="Maximum"
+                    )
+                ],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(
+                        value=self.work_queue_age_threshold, label="alarm"
+                    )
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Workers running at once",
+                left=[
+                    worker.function.metric(
+                        "ConcurrentExecutions", period=period, statistic="Maximum"
+                    )
+                ],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(
+                        value=worker_max_concurrency, label="maximum concurrency"
+                    )
+                ],
                 width=8,
             ),
         )
         dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Accounts dispatched, items exported",
+                left=[self.metric(c.METRIC_ACCOUNTS_DISPATCHED, "Sum")],
+                right=[self.metric(c.METRIC_ITEMS_EXPORTED, "Sum")],
+                width=8,
+            ),
             cloudwatch.GraphWidget(
                 title="Export lag (s, max)",
                 left=[self.metric(c.METRIC_EXPORT_LAG_SECONDS, "Maximum")],
@@ -242,14 +377,27 @@ class Monitoring(Construct):
                     self.metric(c.METRIC_ACCOUNTS_FAILED, "Sum"),
                     self.metric(c.METRIC_JOBS_FAILED, "Sum"),
                     self.metric(c.METRIC_FAILED_ENTRIES, "Sum"),
+                    self.metric(c.METRIC_BAD_MESSAGES, "Sum"),
+                    self.metric(c.METRIC_MANAGED_ACCOUNTS_UNAVAILABLE, "Sum"),
                 ],
                 width=8,
             ),
+        )
+        dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Retries and throttles",
                 left=[
                     self.metric(c.METRIC_PUBLISH_RETRIES, "Sum"),
                     self.metric(c.METRIC_THROTTLES, "Sum"),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Backlogs handed on, requests already covered",
+                left=[
+                    self.metric(c.METRIC_HAND_ONS, "Sum"),
+                    self.metric(c.METRIC_HAND_ONS_FAILED, "Sum"),
+                    self.metric(c.METRIC_REQUESTS_COVERED, "Sum"),
                 ],
                 width=8,
             ),

@@ -1,4 +1,9 @@
-"""The one stack: composes the constructs and wires names between them."""
+"""The one stack: composes the constructs and wires names between them.
+
+The schedule invokes the dispatcher, which puts one work request per account on the FIFO work
+queue; the workers consume it (an event source mapping) and export each account to the bus and
+the event log group, keeping their progress in the checkpoint table.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,15 @@ from constructs import Construct
 from infra import constants as c
 from infra.checkpoint_table import CheckpointTable
 from infra.config import ExporterConfig
+from infra.dispatcher import DispatcherFunction
 from infra.event_bus import ExporterEventBus
 from infra.event_log import EventLogGroup
 from infra.event_schema import EventSchema
-from infra.exporter import ExporterFunction
+from infra.functions import FunctionOptions
 from infra.messaging import NotificationKey
-from infra.monitoring import Monitoring, WatchedQueue
+from infra.monitoring import Monitoring, WatchedFunction, WatchedQueue
+from infra.work_queue import WorkQueue
+from infra.worker import WorkerFunction
 
 
 class MgnJobLogExporterStack(Stack):
@@ -51,29 +59,53 @@ class MgnJobLogExporterStack(Stack):
             bus_name=config.event_bus_name,
             event_source=config.event_source,
         )
-        self.exporter = ExporterFunction(
-            self,
-            "Exporter",
-            environment=self._function_environment(),
-            schedule_rate_minutes=config.schedule_rate_minutes,
+        options = FunctionOptions(
             log_retention=config.function_log_retention,
             powertools_layer_version=config.powertools_layer_version,
             log_level=config.log_level,
         )
-        self.checkpoints.grant_checkpoint_access(self.exporter.role)
-        self.event_bus.grant_put_events(self.exporter.role)
-        self.event_log.grant_write_events(self.exporter.role)
+        self.work_queue = WorkQueue(
+            self,
+            "WorkQueue",
+            worker_timeout=Duration.seconds(c.WORKER_TIMEOUT_SECONDS),
+            max_receive_count=config.worker_max_receive_count,
+        )
+        self.dispatcher = DispatcherFunction(
+            self,
+            "Dispatcher",
+            environment=self._dispatcher_environment(),
+            options=options,
+            schedule_rate_minutes=config.schedule_rate_minutes,
+            work_queue=self.work_queue,
+        )
+        self.worker = WorkerFunction(
+            self,
+            "Worker",
+            environment=self._worker_environment(),
+            options=options,
+            work_queue=self.work_queue,
+            batch_size=config.worker_batch_size,
+            max_concurrency=config.worker_max_concurrency,
+        )
+        self.checkpoints.grant_checkpoint_access(self.worker.role)
+        self.event_bus.grant_put_events(self.worker.role)
+        self.event_log.grant_write_events(self.worker.role)
 
         self.monitoring = Monitoring(
             self,
             "Monitoring",
-            function=self.exporter.function,
-            function_timeout=Duration.seconds(c.FUNCTION_TIMEOUT_SECONDS),
+            dispatcher=WatchedFunction(
+                "Dispatcher", self.dispatcher.function, self.dispatcher.timeout
+            ),
+            worker=WatchedFunction("Worker", self.worker.function, self.worker.timeout),
+            work_queue=self.work_queue.queue,
+            worker_max_concurrency=config.worker_max_concurrency,
             service_name=config.service_name,
             schedule_rate_minutes=config.schedule_rate_minutes,
             export_lag_alarm_seconds=config.export_lag_alarm_seconds,
             dead_letter_queues=[
-                WatchedQueue("ExporterAsyncFailures", self.exporter.failure_queue),
+                WatchedQueue("WorkDeadLetters", self.work_queue.dead_letter_queue),
+                WatchedQueue("DispatcherAsyncFailures", self.dispatcher.failure_queue),
                 WatchedQueue("AlertDelivery", self.event_bus.alert_dlq),
             ],
             topic_key=notification_key.key,
@@ -81,19 +113,11 @@ class MgnJobLogExporterStack(Stack):
         )
         self._outputs()
 
-    def _function_environment(self) -> dict[str, str]:
+    def _shared_environment(self) -> dict[str, str]:
+        """Powertools' settings: both functions log, trace and emit metrics alike (one
+        `service` dimension for the metrics of both)."""
         cfg = self.config
-        # The names are the deployed resources' (tokens), not the context strings, so the
-        # function cannot point at a bus or group other than the ones it is granted.
         return {
-            c.ENV_EVENT_BUS_NAME: self.event_bus.bus_name,
-            c.ENV_EVENT_SOURCE: cfg.event_source,
-            c.ENV_EVENT_LOG_GROUP_NAME: self.event_log.log_group.log_group_name,
-            c.ENV_CHECKPOINT_TABLE_NAME: self.checkpoints.table.table_name,
-            c.ENV_ACCOUNTS: cfg.accounts,
-            c.ENV_BACKFILL_DAYS: str(cfg.backfill_days),
-            c.ENV_DISCOVERY_OVERLAP_MINUTES: str(cfg.discovery_overlap_minutes),
-            c.ENV_DEADLINE_MARGIN_SECONDS: str(cfg.deadline_margin_seconds),
             "POWERTOOLS_SERVICE_NAME": cfg.service_name,
             "POWERTOOLS_METRICS_NAMESPACE": c.METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": cfg.log_level,
@@ -103,9 +127,40 @@ class MgnJobLogExporterStack(Stack):
             "POWERTOOLS_TRACE_DISABLED": "false" if cfg.sdk_tracing else "true",
         }
 
+    def _dispatcher_environment(self) -> dict[str, str]:
+        """What DispatchSettings reads: which accounts, and where their work goes."""
+        return {
+            c.ENV_ACCOUNTS: self.config.accounts,
+            c.ENV_WORK_QUEUE_URL: self.work_queue.queue.queue_url,
+            **self._shared_environment(),
+        }
+
+    def _worker_environment(self) -> dict[str, str]:
+        """What Settings reads: the sinks, the checkpoint table, the export options, and the
+        work queue (for continuation requests)."""
+        cfg = self.config
+        # The names are the deployed resources' (tokens), not the context strings, so the
+        # function cannot point at a bus or group other than the ones it is granted.
+        return {
+            c.ENV_EVENT_BUS_NAME: self.event_bus.bus_name,
+            c.ENV_EVENT_SOURCE: cfg.event_source,
+            c.ENV_EVENT_LOG_GROUP_NAME: self.event_log.log_group.log_group_name,
+            c.ENV_CHECKPOINT_TABLE_NAME: self.checkpoints.table.table_name,
+            c.ENV_BACKFILL_DAYS: str(cfg.backfill_days),
+            c.ENV_DISCOVERY_OVERLAP_MINUTES: str(cfg.discovery_overlap_minutes),
+            c.ENV_DEADLINE_MARGIN_SECONDS: str(cfg.deadline_margin_seconds),
+            c.ENV_WORK_QUEUE_URL: self.work_queue.queue.queue_url,
+            c.ENV_RETRY_BACKOFF_SECONDS: str(c.WORKER_RETRY_BACKOFF_SECONDS),
+            **self._shared_environment(),
+        }
+
     def _outputs(self) -> None:
         outputs = {
-            "FunctionName": self.exporter.function.function_name,
+            "DispatcherFunctionName": self.dispatcher.function.function_name,
+            "WorkerFunctionName": self.worker.function.function_name,
+            "WorkQueueUrl": self.work_queue.queue.queue_url,
+            "WorkQueueArn": self.work_queue.queue.queue_arn,
+            "WorkDeadLetterQueueUrl": self.work_queue.dead_letter_queue.queue_url,
             "CheckpointTableName": self.checkpoints.table.table_name,
             "EventBusName": self.event_bus.bus_name,
             "EventBusArn": self.event_bus.bus.event_bus_arn,

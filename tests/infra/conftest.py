@@ -45,6 +45,25 @@ class Synth:
             if resource["Type"] == resource_type
         }
 
+    def dashboard(self) -> dict[str, Any]:
+        """The one dashboard's body as JSON. Deploy-time references read ``${LogicalId}`` (Ref)
+        or ``${LogicalId.Attribute}`` (GetAtt), as in Fn::Sub."""
+        (dashboard,) = self.resources("AWS::CloudWatch::Dashboard").values()
+        body = dashboard["Properties"]["DashboardBody"]
+        parts = body["Fn::Join"][1] if isinstance(body, dict) else [body]
+        text = "".join(_render_reference(part) for part in parts)
+        parsed: dict[str, Any] = json.loads(text)
+        return parsed
+
+    def dashboard_metrics(self) -> list[list[Any]]:
+        """Every metric line of the dashboard's graphs: [namespace, name, dims..., options]."""
+        return [
+            line
+            for widget in self.dashboard()["widgets"]
+            if widget["type"] == "metric"
+            for line in widget["properties"]["metrics"]
+        ]
+
     @property
     def paths(self) -> dict[str, str]:
         """Logical ID -> construct path, from the assembly's metadata (the template has no
@@ -65,6 +84,16 @@ class Synth:
         ]
         assert len(matches) == 1, (resource_type, path_fragment, matches)
         return matches[0]
+
+
+def _render_reference(part: Any) -> str:
+    if isinstance(part, str):
+        return part
+    if isinstance(part, dict) and "Ref" in part:
+        return f"${{{part['Ref']}}}"
+    if isinstance(part, dict) and "Fn::GetAtt" in part:
+        return "${" + ".".join(part["Fn::GetAtt"]) + "}"
+    raise AssertionError(f"unexpected fragment in the dashboard body: {part!r}")
 
 
 def offline_env() -> dict[str, str]:

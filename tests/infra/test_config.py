@@ -32,6 +32,11 @@ def test_defaults() -> None:
     assert cfg.alert_email is None and cfg.ops_email is None
     assert cfg.event_log_retention == logs.RetentionDays.ONE_YEAR
     assert cfg.powertools_layer_version == c.POWERTOOLS_LAYER_VERSION
+    assert (cfg.worker_max_concurrency, cfg.worker_batch_size, cfg.worker_max_receive_count) == (
+        8,
+        10,
+        5,
+    )
 
 
 def test_cdk_json_context_matches_the_defaults_in_code() -> None:
@@ -51,6 +56,9 @@ def test_cli_strings_are_accepted() -> None:
         eventLogRetentionDays="90",
         alertEmail="oncall@example.com",
         logLevel="debug",
+        workerMaxConcurrency="50",
+        workerBatchSize="1",
+        workerMaxReceiveCount="3",
     )
     assert cfg.schedule_rate_minutes == 10
     assert cfg.archive_enabled is False
@@ -58,6 +66,28 @@ def test_cli_strings_are_accepted() -> None:
     assert cfg.event_log_retention_days == 90
     assert cfg.alert_email == "oncall@example.com"
     assert cfg.log_level == "DEBUG"
+    assert (cfg.worker_max_concurrency, cfg.worker_batch_size, cfg.worker_max_receive_count) == (
+        50,
+        1,
+        3,
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "attribute"),
+    [
+        # The limits of an SQS event source mapping on a FIFO queue, and of a redrive policy.
+        ("workerMaxConcurrency", 2, "worker_max_concurrency"),
+        ("workerMaxConcurrency", 1000, "worker_max_concurrency"),
+        ("workerBatchSize", 1, "worker_batch_size"),
+        ("workerBatchSize", 10, "worker_batch_size"),
+        ("workerMaxReceiveCount", 1, "worker_max_receive_count"),
+        ("workerMaxReceiveCount", 1000, "worker_max_receive_count"),
+        ("deadlineMarginSeconds", c.WORKER_TIMEOUT_SECONDS - 1, "deadline_margin_seconds"),
+    ],
+)
+def test_limits_are_accepted(key: str, value: int, attribute: str) -> None:
+    assert getattr(config(**{key: value}), attribute) == value
 
 
 @pytest.mark.parametrize(
@@ -75,9 +105,17 @@ def test_cli_strings_are_accepted() -> None:
         ("archiveEnabled", "maybe"),
         ("eventBusName", "has space"),
         ("logLevel", "LOUD"),
-        ("deadlineMarginSeconds", str(c.FUNCTION_TIMEOUT_SECONDS)),
+        ("deadlineMarginSeconds", str(c.WORKER_TIMEOUT_SECONDS)),
+        ("workerMaxConcurrency", "1"),
+        ("workerMaxConcurrency", "1001"),
+        ("workerMaxConcurrency", "eight"),
+        ("workerBatchSize", "0"),
+        ("workerBatchSize", "11"),
+        ("workerBatchSize", True),
+        ("workerMaxReceiveCount", "0"),
+        ("workerMaxReceiveCount", "1001"),
     ],
 )
-def test_bad_values_name_their_key(key: str, value: str) -> None:
+def test_bad_values_name_their_key(key: str, value: object) -> None:
     with pytest.raises(ConfigError, match=key):
         config(**{key: value})

@@ -14,10 +14,16 @@ from tests.infra.conftest import Synth
 # Rule -> the resources (construct path suffixes) allowed to suppress it. A new suppression
 # must be added here on purpose, next to its reason in the code.
 EXPECTED_SUPPRESSIONS = {
-    ("AwsSolutions-IAM5", "Exporter/Role/DefaultPolicy/Resource"),
-    ("AwsSolutions-IAM5", "Exporter/MgnReadPolicy/Resource"),
-    ("AwsSolutions-L1", "Exporter/Function/Resource"),
-    ("AwsSolutions-SQS3", "Exporter/AsyncFailureQueue/Resource"),
+    # X-Ray's '*' in each function's default policy, MGN's in each function's own policy.
+    ("AwsSolutions-IAM5", "Dispatcher/Role/DefaultPolicy/Resource"),
+    ("AwsSolutions-IAM5", "Dispatcher/MgnReadPolicy/Resource"),
+    ("AwsSolutions-IAM5", "Worker/Role/DefaultPolicy/Resource"),
+    ("AwsSolutions-IAM5", "Worker/MgnReadPolicy/Resource"),
+    ("AwsSolutions-L1", "Dispatcher/Function/Resource"),
+    ("AwsSolutions-L1", "Worker/Function/Resource"),
+    # Dead-letter queues need no dead-letter queue of their own.
+    ("AwsSolutions-SQS3", "Dispatcher/AsyncFailureQueue/Resource"),
+    ("AwsSolutions-SQS3", "WorkQueue/DeadLetterQueue/Resource"),
     ("AwsSolutions-SQS3", "Events/AlertDeliveryDlq/Resource"),
 }
 

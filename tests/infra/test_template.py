@@ -14,6 +14,7 @@ from infra import constants as c
 from infra.event_bus import archive_name_for
 from infra.event_log import SAVED_QUERIES
 from infra.event_schema import load_schema_text, registry_name_for, schema_name_for
+from infra.monitoring import work_queue_age_alarm_seconds
 from tests.infra.conftest import Synth
 from tests.infra.sample_events import envelope, export_event
 
@@ -30,129 +31,234 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-# --- the function -------------------------------------------------------------------------------
+# --- the functions ------------------------------------------------------------------------------
+
+FUNCTIONS = {
+    # construct id: (handler, timeout in s, memory in MB)
+    "Dispatcher": (c.DISPATCHER_HANDLER, c.DISPATCHER_TIMEOUT_SECONDS, c.DISPATCHER_MEMORY_MB),
+    "Worker": (c.WORKER_HANDLER, c.WORKER_TIMEOUT_SECONDS, c.WORKER_MEMORY_MB),
+}
 
 
-def test_function_runtime_architecture_and_packaging(synth: Synth) -> None:
-    log_group = synth.logical_id("AWS::Logs::LogGroup", "/Exporter/LogGroup")
-    synth.template.has_resource_properties(
-        "AWS::Lambda::Function",
-        {
-            "Runtime": "python3.12",
-            "Architectures": ["arm64"],
-            "Handler": c.HANDLER,
-            "Timeout": c.FUNCTION_TIMEOUT_SECONDS,
-            "MemorySize": c.FUNCTION_MEMORY_MB,
-            "TracingConfig": {"Mode": "Active"},
-            "LoggingConfig": {
-                "LogGroup": ref(log_group),
-                "LogFormat": "JSON",
-                "ApplicationLogLevel": "INFO",
-                "SystemLogLevel": "INFO",
-            },
-            # A file asset in the bootstrap bucket: zipped locally, no Docker, no network.
-            "Code": {
-                "S3Bucket": {"Fn::Sub": Match.string_like_regexp("cdk-.*-assets-")},
-                "S3Key": Match.string_like_regexp(r"^[0-9a-f]{64}\.zip$"),
-            },
-        },
+def function_id(synth: Synth, label: str) -> str:
+    return synth.logical_id("AWS::Lambda::Function", f"/{label}/Function")
+
+
+def function_resource(synth: Synth, label: str) -> dict[str, Any]:
+    resource: dict[str, Any] = synth.template_json["Resources"][function_id(synth, label)]
+    return resource
+
+
+def work_queue_id(synth: Synth) -> str:
+    return synth.logical_id("AWS::SQS::Queue", "/WorkQueue/Queue")
+
+
+def work_dlq_id(synth: Synth) -> str:
+    return synth.logical_id("AWS::SQS::Queue", "/WorkQueue/DeadLetterQueue")
+
+
+def failure_queue_id(synth: Synth) -> str:
+    return synth.logical_id("AWS::SQS::Queue", "/Dispatcher/AsyncFailureQueue")
+
+
+def test_the_stack_has_exactly_the_dispatcher_and_the_worker(synth: Synth) -> None:
+    functions = synth.resources("AWS::Lambda::Function")
+    assert sorted(f["Properties"]["Handler"] for f in functions.values()) == sorted(
+        [c.DISPATCHER_HANDLER, c.WORKER_HANDLER]
     )
 
 
-def test_function_asset_is_lambda_src_without_caches(synth: Synth) -> None:
+@pytest.mark.parametrize("label", FUNCTIONS)
+def test_function_runtime_architecture_and_packaging(synth: Synth, label: str) -> None:
+    handler, timeout, memory = FUNCTIONS[label]
+    log_group = synth.logical_id("AWS::Logs::LogGroup", f"/{label}/LogGroup")
+    role = synth.logical_id("AWS::IAM::Role", f"/{label}/Role")
+    props = function_resource(synth, label)["Properties"]
+    assert props["Runtime"] == "python3.12"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == handler
+    assert props["Timeout"] == timeout
+    assert props["MemorySize"] == memory
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert props["Role"] == getatt(role)
+    assert props["LoggingConfig"] == {
+        "LogGroup": ref(log_group),
+        "LogFormat": "JSON",
+        "ApplicationLogLevel": "INFO",
+        "SystemLogLevel": "INFO",
+    }
+    # A file asset in the bootstrap bucket: zipped locally, no Docker, no network.
+    code = props["Code"]
+    assert set(code) == {"S3Bucket", "S3Key"}
+    assert re.match(r"cdk-.*-assets-", code["S3Bucket"]["Fn::Sub"])
+    assert re.fullmatch(r"[0-9a-f]{64}\.zip", code["S3Key"])
+
+
+def test_timeouts_fit_the_schedule_and_the_deadline_margin(synth: Synth) -> None:
+    cfg = synth.config
+    # A dispatch ends before the next tick; the worker keeps its margin inside its timeout.
+    assert cfg.schedule_rate_minutes * 60 >= c.DISPATCHER_TIMEOUT_SECONDS
+    assert cfg.deadline_margin_seconds < c.WORKER_TIMEOUT_SECONDS
+
+
+def test_functions_run_the_one_code_asset_lambda_src_without_caches(synth: Synth) -> None:
     assets = json.loads(next(synth.outdir.glob("*.assets.json")).read_text(encoding="utf-8"))
     code_assets = [a for a in assets["files"].values() if a["source"]["packaging"] == "zip"]
     assert len(code_assets) == 1
     asset_dir = synth.outdir / code_assets[0]["source"]["path"]
     assert (asset_dir / "mgn_exporter" / "__init__.py").is_file()
+    assert (asset_dir / "mgn_exporter" / "handler.py").is_file()
     names = {p.name for p in asset_dir.rglob("*")}
     assert "__pycache__" not in names
     assert not any(name.endswith(".pyc") for name in names)
+    codes = {
+        json.dumps(f["Properties"]["Code"])
+        for f in synth.resources("AWS::Lambda::Function").values()
+    }
+    assert len(codes) == 1
 
 
-def test_function_uses_the_managed_powertools_layer(synth: Synth) -> None:
-    layers = Capture()
-    synth.template.has_resource_properties("AWS::Lambda::Function", {"Layers": layers})
-    joined = json.dumps(layers.as_array())
+@pytest.mark.parametrize("label", FUNCTIONS)
+def test_function_uses_the_managed_powertools_layer(synth: Synth, label: str) -> None:
+    joined = json.dumps(function_resource(synth, label)["Properties"]["Layers"])
     assert f":{c.POWERTOOLS_LAYER_ACCOUNT}:layer:{c.POWERTOOLS_LAYER_NAME}:" in joined
     version = synth.config.powertools_layer_version
     assert f'{c.POWERTOOLS_LAYER_NAME}:{version}"' in joined
 
 
-def test_function_environment_points_at_the_stack_resources(synth: Synth) -> None:
+def powertools_environment(synth: Synth) -> dict[str, str]:
+    cfg = synth.config
+    return {
+        "POWERTOOLS_SERVICE_NAME": cfg.service_name,
+        "POWERTOOLS_METRICS_NAMESPACE": c.METRICS_NAMESPACE,
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        "LOG_LEVEL": "INFO",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+
+
+def test_dispatcher_environment_is_the_accounts_and_the_work_queue(synth: Synth) -> None:
+    env = function_resource(synth, "Dispatcher")["Properties"]["Environment"]["Variables"]
+    assert env == {
+        c.ENV_ACCOUNTS: "auto",
+        c.ENV_WORK_QUEUE_URL: ref(work_queue_id(synth)),
+        **powertools_environment(synth),
+    }
+
+
+def test_worker_environment_points_at_the_stack_resources(synth: Synth) -> None:
     table = synth.logical_id("AWS::DynamoDB::Table", "/Checkpoints/")
     bus = synth.logical_id("AWS::Events::EventBus", "/Events/Bus")
     event_log = synth.logical_id("AWS::Logs::LogGroup", "/EventLog/")
     cfg = synth.config
-    synth.template.has_resource_properties(
-        "AWS::Lambda::Function",
-        {
-            "Environment": {
-                "Variables": {
-                    c.ENV_EVENT_BUS_NAME: getatt(bus, "Name"),
-                    c.ENV_EVENT_SOURCE: cfg.event_source,
-                    c.ENV_EVENT_LOG_GROUP_NAME: ref(event_log),
-                    c.ENV_CHECKPOINT_TABLE_NAME: ref(table),
-                    c.ENV_ACCOUNTS: "auto",
-                    c.ENV_BACKFILL_DAYS: "7",
-                    c.ENV_DISCOVERY_OVERLAP_MINUTES: "60",
-                    c.ENV_DEADLINE_MARGIN_SECONDS: "10",
-                    "POWERTOOLS_SERVICE_NAME": cfg.service_name,
-                    "POWERTOOLS_METRICS_NAMESPACE": c.METRICS_NAMESPACE,
-                    "POWERTOOLS_LOG_LEVEL": "INFO",
-                    "LOG_LEVEL": "INFO",
-                }
-            }
-        },
-    )
+    env = function_resource(synth, "Worker")["Properties"]["Environment"]["Variables"]
+    assert env == {
+        c.ENV_EVENT_BUS_NAME: getatt(bus, "Name"),
+        c.ENV_EVENT_SOURCE: cfg.event_source,
+        c.ENV_EVENT_LOG_GROUP_NAME: ref(event_log),
+        c.ENV_CHECKPOINT_TABLE_NAME: ref(table),
+        c.ENV_BACKFILL_DAYS: "7",
+        c.ENV_DISCOVERY_OVERLAP_MINUTES: "60",
+        c.ENV_DEADLINE_MARGIN_SECONDS: "10",
+        c.ENV_WORK_QUEUE_URL: ref(work_queue_id(synth)),
+        c.ENV_RETRY_BACKOFF_SECONDS: str(c.WORKER_RETRY_BACKOFF_SECONDS),
+        **powertools_environment(synth),
+    }
     assert not cfg.event_source.startswith("aws.")
 
 
-def test_async_failures_go_to_a_queue_without_retries(synth: Synth) -> None:
-    queue = synth.logical_id("AWS::SQS::Queue", "/Exporter/AsyncFailureQueue")
-    synth.template.has_resource_properties(
-        "AWS::Lambda::EventInvokeConfig",
-        {
-            "MaximumRetryAttempts": 0,
-            "DestinationConfig": {"OnFailure": {"Destination": getatt(queue)}},
-        },
-    )
+def test_dispatcher_retries_within_the_deduplication_window_then_parks_failures(
+    synth: Synth,
+) -> None:
+    (config,) = synth.resources("AWS::Lambda::EventInvokeConfig").values()
+    props = config["Properties"]
+    assert props["FunctionName"] == ref(function_id(synth, "Dispatcher"))
+    assert props["MaximumRetryAttempts"] == c.DISPATCHER_RETRY_ATTEMPTS
+    assert props["DestinationConfig"] == {
+        "OnFailure": {"Destination": getatt(failure_queue_id(synth))}
+    }
+    age = props["MaximumEventAgeInSeconds"]
+    # A retry still sends inside SQS's deduplication window of the first attempt's requests,
+    # and never after the next tick.
+    assert 60 <= age <= c.SQS_DEDUPLICATION_WINDOW_SECONDS - c.DISPATCHER_TIMEOUT_SECONDS
+    assert age <= synth.config.schedule_rate_minutes * 60
 
 
-def test_schedule_targets_the_function_with_the_scheduled_event_payload(synth: Synth) -> None:
-    function = synth.logical_id("AWS::Lambda::Function", "/Exporter/Function")
-    synth.template.has_resource_properties(
-        "AWS::Events::Rule",
-        {
-            "ScheduleExpression": f"rate({synth.config.schedule_rate_minutes} minutes)",
-            "State": "ENABLED",
-            "Targets": [
-                {
-                    "Arn": getatt(function),
-                    "Id": Match.any_value(),
-                    # No Input/InputTransformer: Lambda receives EventBridge's Scheduled Event.
-                    "Input": Match.absent(),
-                    "InputTransformer": Match.absent(),
-                    "RetryPolicy": {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 300},
-                }
-            ],
-        },
+def test_schedule_targets_the_dispatcher_with_the_scheduled_event_payload(synth: Synth) -> None:
+    dispatcher = function_id(synth, "Dispatcher")
+    (schedule,) = (
+        rule["Properties"]
+        for rule in synth.resources("AWS::Events::Rule").values()
+        if "ScheduleExpression" in rule["Properties"]
     )
-    synth.template.has_resource_properties(
-        "AWS::Lambda::Permission",
-        {
-            "Action": "lambda:InvokeFunction",
-            "FunctionName": getatt(function),
-            "Principal": "events.amazonaws.com",
+    assert schedule["ScheduleExpression"] == f"rate({synth.config.schedule_rate_minutes} minutes)"
+    assert schedule["State"] == "ENABLED"
+    (target,) = schedule["Targets"]
+    (event_invoke,) = synth.resources("AWS::Lambda::EventInvokeConfig").values()
+    # No Input/InputTransformer: Lambda receives EventBridge's Scheduled Event, whose `time`
+    # the dispatcher deduplicates its requests by; EventBridge retries within the same window.
+    assert set(target) == {"Arn", "Id", "RetryPolicy"}
+    assert target["Arn"] == getatt(dispatcher)
+    assert target["RetryPolicy"] == {
+        "MaximumRetryAttempts": c.DISPATCHER_RETRY_ATTEMPTS,
+        "MaximumEventAgeInSeconds": event_invoke["Properties"]["MaximumEventAgeInSeconds"],
+    }
+    (permission,) = (p["Properties"] for p in synth.resources("AWS::Lambda::Permission").values())
+    assert permission["Action"] == "lambda:InvokeFunction"
+    assert permission["FunctionName"] == getatt(dispatcher)
+    assert permission["Principal"] == "events.amazonaws.com"
+
+
+# --- the work queue and the worker's event source mapping ---------------------------------------
+
+
+def test_work_queue_is_fifo_and_redrives_to_a_fifo_dead_letter_queue(synth: Synth) -> None:
+    cfg = synth.config
+    resources = synth.template_json["Resources"]
+    worker_timeout = function_resource(synth, "Worker")["Properties"]["Timeout"]
+    queue = resources[work_queue_id(synth)]["Properties"]
+    # Exactly these: no QueueName (CloudFormation generates one ending in .fifo), and no
+    # content-based deduplication (the code sets each message's deduplication ID).
+    assert queue == {
+        "FifoQueue": True,
+        "ContentBasedDeduplication": False,
+        "SqsManagedSseEnabled": True,
+        "VisibilityTimeout": c.WORK_QUEUE_VISIBILITY_TIMEOUT_FACTOR * c.WORKER_TIMEOUT_SECONDS,
+        "MessageRetentionPeriod": 4 * 24 * 3600,
+        "RedrivePolicy": {
+            "deadLetterTargetArn": getatt(work_dlq_id(synth)),
+            "maxReceiveCount": cfg.worker_max_receive_count,
         },
-    )
+    }
+    # AWS's guidance for SQS event sources: at least 6 x the function timeout.
+    assert queue["VisibilityTimeout"] >= 6 * worker_timeout
+    assert resources[work_dlq_id(synth)]["Properties"] == {
+        "FifoQueue": True,
+        "SqsManagedSseEnabled": True,
+        "MessageRetentionPeriod": 14 * 24 * 3600,
+    }
+
+
+def test_worker_consumes_the_work_queue_with_partial_batch_responses(synth: Synth) -> None:
+    cfg = synth.config
+    (mapping,) = synth.resources("AWS::Lambda::EventSourceMapping").values()
+    # Exactly these: a FIFO queue's mapping takes no batching window and at most 10 messages.
+    assert mapping["Properties"] == {
+        "EventSourceArn": getatt(work_queue_id(synth)),
+        "FunctionName": ref(function_id(synth, "Worker")),
+        "BatchSize": cfg.worker_batch_size,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "ScalingConfig": {"MaximumConcurrency": cfg.worker_max_concurrency},
+    }
+    assert 1 <= cfg.worker_batch_size <= 10
+    assert 2 <= cfg.worker_max_concurrency <= 1000
 
 
 # --- least privilege ----------------------------------------------------------------------------
 
 
-def _exporter_statements(synth: Synth) -> list[dict[str, Any]]:
-    role = synth.logical_id("AWS::IAM::Role", "/Exporter/Role")
+def _statements(synth: Synth, label: str) -> list[dict[str, Any]]:
+    role = synth.logical_id("AWS::IAM::Role", f"/{label}/Role")
     statements: list[dict[str, Any]] = []
     for policy in synth.resources("AWS::IAM::Policy").values():
         if ref(role) in policy["Properties"]["Roles"]:
@@ -169,61 +275,129 @@ def _resources_for(statements: list[dict[str, Any]], action: str) -> list[Any]:
     return found
 
 
-def test_role_has_no_managed_policies_and_trusts_lambda_only(synth: Synth) -> None:
-    synth.template.has_resource_properties(
-        "AWS::IAM::Role",
-        {
-            "AssumeRolePolicyDocument": {
-                "Statement": [
-                    {
-                        "Action": "sts:AssumeRole",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "lambda.amazonaws.com"},
-                    }
-                ],
-                "Version": "2012-10-17",
-            },
-            "ManagedPolicyArns": Match.absent(),
-        },
+def _same(found: list[Any], expected: list[Any]) -> bool:
+    return sorted(map(json.dumps, found)) == sorted(map(json.dumps, expected))
+
+
+XRAY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+OWN_LOGS = ("logs:CreateLogStream", "logs:PutLogEvents")
+
+
+def test_each_role_trusts_lambda_only_has_no_managed_policies_and_serves_one_function(
+    synth: Synth,
+) -> None:
+    roles = synth.resources("AWS::IAM::Role")
+    assert len(roles) == len(FUNCTIONS)
+    for role in roles.values():
+        assert role["Properties"]["AssumeRolePolicyDocument"] == {
+            "Statement": [
+                {
+                    "Action": "sts:AssumeRole",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"},
+                }
+            ],
+            "Version": "2012-10-17",
+        }
+        assert "ManagedPolicyArns" not in role["Properties"]
+    used = {
+        json.dumps(f["Properties"]["Role"])
+        for f in synth.resources("AWS::Lambda::Function").values()
+    }
+    assert len(used) == len(FUNCTIONS)
+
+
+def test_dispatcher_can_list_accounts_and_send_work_and_nothing_else(synth: Synth) -> None:
+    statements = _statements(synth, "Dispatcher")
+    own_log = synth.logical_id("AWS::Logs::LogGroup", "/Dispatcher/LogGroup")
+    work_queue, failure_queue = work_queue_id(synth), failure_queue_id(synth)
+
+    for action in OWN_LOGS:
+        assert _resources_for(statements, action) == [getatt(own_log)], action
+    assert _resources_for(statements, "mgn:ListManagedAccounts") == ["*"]
+    # The work queue for its requests, the failure queue for Lambda's on-failure destination.
+    assert _same(
+        _resources_for(statements, "sqs:SendMessage"), [getatt(work_queue), getatt(failure_queue)]
     )
-
-
-def test_iam_statements_are_scoped_to_their_resources(synth: Synth) -> None:
-    statements = _exporter_statements(synth)
-    table = synth.logical_id("AWS::DynamoDB::Table", "/Checkpoints/")
-    bus = synth.logical_id("AWS::Events::EventBus", "/Events/Bus")
-    event_log = synth.logical_id("AWS::Logs::LogGroup", "/EventLog/")
-    function_log = synth.logical_id("AWS::Logs::LogGroup", "/Exporter/LogGroup")
-    queue = synth.logical_id("AWS::SQS::Queue", "/Exporter/AsyncFailureQueue")
-
-    for action in c.TABLE_ACTIONS:
-        assert _resources_for(statements, action) == [getatt(table)], action
-    assert _resources_for(statements, "events:PutEvents") == [getatt(bus)]
-    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
-        # The event group (GetAtt Arn ends in ":*", i.e. its streams) and the function's own.
-        resources = _resources_for(statements, action)
-        assert sorted(map(json.dumps, resources)) == sorted(
-            json.dumps(getatt(group)) for group in (event_log, function_log)
-        )
-    for action in c.MGN_ACTIONS:
-        assert _resources_for(statements, action) == ["*"], action
-    assert _resources_for(statements, "sqs:SendMessage") == [getatt(queue)]
+    for action in ("sqs:GetQueueAttributes", "sqs:GetQueueUrl"):
+        assert _resources_for(statements, action) == [getatt(failure_queue)], action
 
     granted = {action for s in statements for action in as_list(s["Action"])}
     assert granted == {
-        *c.TABLE_ACTIONS,
-        *c.MGN_ACTIONS,
-        "events:PutEvents",
-        "logs:CreateLogStream",
-        "logs:PutLogEvents",
-        "xray:PutTraceSegments",
-        "xray:PutTelemetryRecords",
+        *OWN_LOGS,
+        *XRAY,
+        *c.DISPATCHER_MGN_ACTIONS,
         "sqs:SendMessage",
         "sqs:GetQueueAttributes",
         "sqs:GetQueueUrl",
     }
+    # Spelled out: it cannot publish, touch the table, read jobs or consume the queue.
+    assert not granted & {"events:PutEvents", *c.TABLE_ACTIONS, *c.WORKER_MGN_ACTIONS}
+    assert "sqs:ReceiveMessage" not in granted
+    assert not any("Condition" in s or s["Effect"] != "Allow" for s in statements)
+
+
+def test_worker_can_export_consume_and_hand_on_and_nothing_else(synth: Synth) -> None:
+    statements = _statements(synth, "Worker")
+    table = synth.logical_id("AWS::DynamoDB::Table", "/Checkpoints/")
+    bus = synth.logical_id("AWS::Events::EventBus", "/Events/Bus")
+    event_log = synth.logical_id("AWS::Logs::LogGroup", "/EventLog/")
+    own_log = synth.logical_id("AWS::Logs::LogGroup", "/Worker/LogGroup")
+    work_queue = work_queue_id(synth)
+
+    for action in c.TABLE_ACTIONS:
+        assert _resources_for(statements, action) == [getatt(table)], action
+    assert _resources_for(statements, "events:PutEvents") == [getatt(bus)]
+    for action in OWN_LOGS:
+        # The event group (GetAtt Arn ends in ":*", i.e. its streams) and the function's own.
+        assert _same(_resources_for(statements, action), [getatt(event_log), getatt(own_log)])
+    for action in c.WORKER_MGN_ACTIONS:
+        assert _resources_for(statements, action) == ["*"], action
+    sqs_actions = {
+        # What the event source mapping consumes the queue with ...
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+        # ... and the continuation requests.
+        "sqs:SendMessage",
+    }
+    for action in sqs_actions:
+        assert _resources_for(statements, action) == [getatt(work_queue)], action
+
+    granted = {action for s in statements for action in as_list(s["Action"])}
+    assert granted == {
+        *c.TABLE_ACTIONS,
+        *c.WORKER_MGN_ACTIONS,
+        "events:PutEvents",
+        *OWN_LOGS,
+        *XRAY,
+        *sqs_actions,
+    }
+    assert not granted & set(c.DISPATCHER_MGN_ACTIONS)
     assert not any("*" in action for action in granted)
     assert not any("Condition" in s or s["Effect"] != "Allow" for s in statements)
+
+
+def test_no_role_can_read_the_dead_letter_queues(synth: Synth) -> None:
+    dead_letter_queues = {
+        json.dumps(getatt(q)) for q in (work_dlq_id(synth), failure_queue_id(synth))
+    }
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if dead_letter_queues & {json.dumps(r) for r in as_list(statement["Resource"])}:
+                assert not any(
+                    a.startswith(("sqs:Receive", "sqs:Delete"))
+                    for a in as_list(statement["Action"])
+                )
+
+
+@pytest.mark.parametrize("label", FUNCTIONS)
+def test_functions_wait_for_their_mgn_policy(synth: Synth, label: str) -> None:
+    # Without the DependsOn the first invocation could run before the policy exists.
+    policy = synth.logical_id("AWS::IAM::Policy", f"/{label}/MgnReadPolicy")
+    assert policy in function_resource(synth, label)["DependsOn"]
 
 
 def test_only_xray_and_mgn_reads_use_a_wildcard_resource(synth: Synth) -> None:
@@ -234,11 +408,13 @@ def test_only_xray_and_mgn_reads_use_a_wildcard_resource(synth: Synth) -> None:
         if "*" in as_list(statement["Resource"])
         for action in as_list(statement["Action"])
     }
-    assert wildcard_actions == {"xray:PutTraceSegments", "xray:PutTelemetryRecords", *c.MGN_ACTIONS}
+    assert wildcard_actions == {*XRAY, *c.MGN_ACTIONS}
 
 
-def test_mgn_actions_are_read_only(synth: Synth) -> None:
+def test_mgn_actions_are_read_only_and_split_between_the_functions(synth: Synth) -> None:
     assert all(a.split(":")[1].startswith(("Describe", "List")) for a in c.MGN_ACTIONS)
+    assert not set(c.DISPATCHER_MGN_ACTIONS) & set(c.WORKER_MGN_ACTIONS)
+    assert set(c.MGN_ACTIONS) == {*c.DISPATCHER_MGN_ACTIONS, *c.WORKER_MGN_ACTIONS}
 
 
 # --- state, encryption, retention ---------------------------------------------------------------
@@ -293,12 +469,23 @@ def test_key_lets_alarms_and_rules_publish_to_the_topics(synth: Synth) -> None:
 
 def test_queues_are_encrypted_and_tls_only(synth: Synth) -> None:
     queues = synth.resources("AWS::SQS::Queue")
-    assert len(queues) == 2
-    for queue in queues.values():
+    # The work queue and three dead-letter queues (work, dispatcher failures, alert delivery).
+    assert len(queues) == 4
+    dead_letter_queues = {
+        work_dlq_id(synth),
+        failure_queue_id(synth),
+        synth.logical_id("AWS::SQS::Queue", "/Events/AlertDeliveryDlq"),
+    }
+    assert set(queues) == dead_letter_queues | {work_queue_id(synth)}
+    for logical_id, queue in queues.items():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
-        assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+        if logical_id in dead_letter_queues:
+            assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    covered: list[Any] = []
     for policy in synth.resources("AWS::SQS::QueuePolicy").values():
         assert _denies_insecure_transport(policy["Properties"]["PolicyDocument"])
+        covered += policy["Properties"]["Queues"]
+    assert _same(covered, [ref(logical_id) for logical_id in queues])
 
 
 def _denies_insecure_transport(document: dict[str, Any]) -> bool:
@@ -321,10 +508,11 @@ def test_log_groups_have_retention(synth: Synth) -> None:
             "DeletionPolicy": "Delete",
         },
     )
-    function_log = synth.logical_id("AWS::Logs::LogGroup", "/Exporter/LogGroup")
-    assert synth.template_json["Resources"][function_log]["Properties"] == {
-        "RetentionInDays": cfg.function_log_retention_days
-    }
+    for label in FUNCTIONS:
+        function_log = synth.logical_id("AWS::Logs::LogGroup", f"/{label}/LogGroup")
+        assert synth.template_json["Resources"][function_log]["Properties"] == {
+            "RetentionInDays": cfg.function_log_retention_days
+        }, label
 
 
 # --- the bus, its rules and archive ---------------------------------------------------------------
@@ -442,111 +630,167 @@ def test_saved_queries_run_on_the_event_log_group(synth: Synth) -> None:
         assert props["LogGroupNames"] == [ref(event_log)]
 
 
-EXPECTED_ALARMS = {
+GE = "GreaterThanOrEqualToThreshold"
+DLQ_DEPTH = ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", GE, 1)
+EXPECTED_ALARMS: dict[str, tuple[str, str, str, str, float]] = {
     # alarm name suffix: (namespace, metric, statistic, comparison, threshold)
-    "Errors": ("AWS/Lambda", "Errors", "Sum", "GreaterThanOrEqualToThreshold", 1),
-    "Throttles": ("AWS/Lambda", "Throttles", "Sum", "GreaterThanOrEqualToThreshold", 1),
-    "Duration": (
+    "DispatcherErrors": ("AWS/Lambda", "Errors", "Sum", GE, 1),
+    "DispatcherThrottles": ("AWS/Lambda", "Throttles", "Sum", GE, 1),
+    "DispatcherDuration": (
         "AWS/Lambda",
         "Duration",
         "Maximum",
-        "GreaterThanOrEqualToThreshold",
-        round(c.FUNCTION_TIMEOUT_SECONDS * 1000 * c.DURATION_ALARM_FRACTION),
+        GE,
+        round(c.DISPATCHER_TIMEOUT_SECONDS * 1000 * c.DURATION_ALARM_FRACTION),
     ),
-    "NotRunning": ("AWS/Lambda", "Invocations", "Sum", "LessThanThreshold", 1),
-    "AccountsFailed": (
-        c.METRICS_NAMESPACE,
-        c.METRIC_ACCOUNTS_FAILED,
-        "Sum",
-        "GreaterThanOrEqualToThreshold",
-        1,
+    "DispatcherNotRunning": ("AWS/Lambda", "Invocations", "Sum", "LessThanThreshold", 1),
+    "WorkerErrors": ("AWS/Lambda", "Errors", "Sum", GE, 1),
+    "WorkerThrottles": ("AWS/Lambda", "Throttles", "Sum", GE, 1),
+    "WorkerDuration": (
+        "AWS/Lambda",
+        "Duration",
+        "Maximum",
+        GE,
+        round(c.WORKER_TIMEOUT_SECONDS * 1000 * c.DURATION_ALARM_FRACTION),
     ),
-    "FailedEntries": (
-        c.METRICS_NAMESPACE,
-        c.METRIC_FAILED_ENTRIES,
-        "Sum",
-        "GreaterThanOrEqualToThreshold",
-        1,
+    "WorkQueueAge": (
+        "AWS/SQS",
+        "ApproximateAgeOfOldestMessage",
+        "Maximum",
+        GE,
+        work_queue_age_alarm_seconds(int(c.CONTEXT_DEFAULTS[c.CTX_SCHEDULE_RATE_MINUTES])),
     ),
-    "MgnThrottles": (
-        c.METRICS_NAMESPACE,
-        c.METRIC_THROTTLES,
-        "Sum",
-        "GreaterThanOrEqualToThreshold",
-        10,
-    ),
+    "AccountsFailed": (c.METRICS_NAMESPACE, c.METRIC_ACCOUNTS_FAILED, "Sum", GE, 1),
+    "FailedEntries": (c.METRICS_NAMESPACE, c.METRIC_FAILED_ENTRIES, "Sum", GE, 1),
+    "MgnThrottles": (c.METRICS_NAMESPACE, c.METRIC_THROTTLES, "Sum", GE, 10),
     "ExportLag": (
         c.METRICS_NAMESPACE,
         c.METRIC_EXPORT_LAG_SECONDS,
         "Maximum",
-        "GreaterThanOrEqualToThreshold",
+        GE,
         int(c.CONTEXT_DEFAULTS[c.CTX_EXPORT_LAG_ALARM_SECONDS]),
     ),
-    "ExporterAsyncFailures": (
-        "AWS/SQS",
-        "ApproximateNumberOfMessagesVisible",
-        "Maximum",
-        "GreaterThanOrEqualToThreshold",
-        1,
-    ),
-    "AlertDelivery": (
-        "AWS/SQS",
-        "ApproximateNumberOfMessagesVisible",
-        "Maximum",
-        "GreaterThanOrEqualToThreshold",
-        1,
-    ),
+    "WorkDeadLetters": DLQ_DEPTH,
+    "DispatcherAsyncFailures": DLQ_DEPTH,
+    "AlertDelivery": DLQ_DEPTH,
 }
+
+
+def _alarm_subjects(synth: Synth) -> dict[str, list[dict[str, Any]]]:
+    """Alarm name suffix -> the dimensions naming what it watches."""
+    dispatcher = [{"Name": "FunctionName", "Value": ref(function_id(synth, "Dispatcher"))}]
+    worker = [{"Name": "FunctionName", "Value": ref(function_id(synth, "Worker"))}]
+    service = [{"Name": c.METRIC_DIMENSION, "Value": synth.config.service_name}]
+
+    def queue(logical_id: str) -> list[dict[str, Any]]:
+        return [{"Name": "QueueName", "Value": getatt(logical_id, "QueueName")}]
+
+    subjects = dict.fromkeys(EXPECTED_ALARMS, service)
+    subjects |= {
+        suffix: dispatcher for suffix in EXPECTED_ALARMS if suffix.startswith("Dispatcher")
+    }
+    subjects |= {suffix: worker for suffix in EXPECTED_ALARMS if suffix.startswith("Worker")}
+    subjects["WorkQueueAge"] = queue(work_queue_id(synth))
+    subjects["WorkDeadLetters"] = queue(work_dlq_id(synth))
+    subjects["DispatcherAsyncFailures"] = queue(failure_queue_id(synth))
+    subjects["AlertDelivery"] = queue(
+        synth.logical_id("AWS::SQS::Queue", "/Events/AlertDeliveryDlq")
+    )
+    return subjects
+
+
+def _alarms(synth: Synth) -> dict[str, dict[str, Any]]:
+    prefix = f"{synth.stack_name}-"
+    return {
+        a["Properties"]["AlarmName"].removeprefix(prefix): a["Properties"]
+        for a in synth.resources("AWS::CloudWatch::Alarm").values()
+    }
 
 
 def test_alarms_watch_the_right_metrics_and_page_the_ops_topic(synth: Synth) -> None:
     ops_topic = synth.logical_id("AWS::SNS::Topic", "/Monitoring/OpsTopic")
-    function = synth.logical_id("AWS::Lambda::Function", "/Exporter/Function")
-    alarms = {
-        a["Properties"]["AlarmName"]: a["Properties"]
-        for a in synth.resources("AWS::CloudWatch::Alarm").values()
-    }
-    assert set(alarms) == {f"{synth.stack_name}-{suffix}" for suffix in EXPECTED_ALARMS}
+    alarms = _alarms(synth)
+    assert set(alarms) == set(EXPECTED_ALARMS)
+    subjects = _alarm_subjects(synth)
     for suffix, (namespace, metric, statistic, comparison, threshold) in EXPECTED_ALARMS.items():
-        alarm = alarms[f"{synth.stack_name}-{suffix}"]
+        alarm = alarms[suffix]
         assert (alarm["Namespace"], alarm["MetricName"]) == (namespace, metric), suffix
         assert alarm["Statistic"] == statistic, suffix
         assert alarm["ComparisonOperator"] == comparison, suffix
         assert alarm["Threshold"] == threshold, suffix
+        assert alarm["Dimensions"] == subjects[suffix], suffix
         assert alarm["AlarmActions"] == [ref(ops_topic)], suffix
         assert alarm["OKActions"] == [ref(ops_topic)], suffix
         assert alarm["AlarmDescription"], suffix
-        if namespace == c.METRICS_NAMESPACE:
-            assert alarm["Dimensions"] == [
-                {"Name": c.METRIC_DIMENSION, "Value": synth.config.service_name}
-            ]
-        if namespace == "AWS/Lambda":
-            assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": ref(function)}]
-    assert alarms[f"{synth.stack_name}-NotRunning"]["TreatMissingData"] == "breaching"
+    assert alarms["DispatcherNotRunning"]["TreatMissingData"] == "breaching"
 
 
-def test_dashboard_shows_the_exporter_metrics(synth: Synth) -> None:
-    (dashboard,) = synth.resources("AWS::CloudWatch::Dashboard").values()
-    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+def test_work_queue_age_alarm_means_several_ticks_behind() -> None:
+    # The default schedule: three 5-minute periods.
+    assert work_queue_age_alarm_seconds(5) == 3 * 5 * 60
+    # A fast schedule does not page on one long export: at least two worker timeouts.
+    assert work_queue_age_alarm_seconds(1) == 2 * c.WORKER_TIMEOUT_SECONDS
+    assert work_queue_age_alarm_seconds(60) == 3 * 3600
+    for rate in (1, 5, 15, 60):
+        # Always more than one request waiting behind a running export of its account.
+        assert work_queue_age_alarm_seconds(rate) > c.WORKER_TIMEOUT_SECONDS
+
+
+def test_dashboard_shows_both_functions_the_queue_and_the_exporter_metrics(synth: Synth) -> None:
+    dashboard = synth.dashboard()
+    (alarm_widget,) = (w for w in dashboard["widgets"] if w["type"] == "alarm")
+    shown = {arn.rsplit(":alarm:", 1)[1] for arn in alarm_widget["properties"]["alarms"]}
+    assert shown == {f"{synth.stack_name}-{suffix}" for suffix in EXPECTED_ALARMS}
+
+    lines = {
+        json.dumps(line[:-1] if isinstance(line[-1], dict) else line)
+        for line in synth.dashboard_metrics()
+    }
+
+    def shows(*line: str) -> bool:
+        return json.dumps(list(line)) in lines
+
+    for label in FUNCTIONS:
+        function = f"${{{function_id(synth, label)}}}"
+        for metric in ("Invocations", "Errors", "Throttles", "Duration"):
+            assert shows("AWS/Lambda", metric, "FunctionName", function), (label, metric)
+    worker = f"${{{function_id(synth, 'Worker')}}}"
+    assert shows("AWS/Lambda", "ConcurrentExecutions", "FunctionName", worker)
+    queue = f"${{{work_queue_id(synth)}.QueueName}}"
     for metric in (
-        c.METRIC_ITEMS_EXPORTED,
-        c.METRIC_PUBLISH_RETRIES,
-        c.METRIC_FAILED_ENTRIES,
-        c.METRIC_ACCOUNTS_FAILED,
-        c.METRIC_THROTTLES,
-        c.METRIC_EXPORT_LAG_SECONDS,
-        c.METRIC_JOBS_FAILED,
-        "Invocations",
-        "Duration",
+        "ApproximateNumberOfMessagesVisible",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateAgeOfOldestMessage",
     ):
-        assert f'\\"{metric}\\"' in body, metric
-    assert c.METRICS_NAMESPACE in body
-    assert '\\"type\\":\\"alarm\\"' in body
+        assert shows("AWS/SQS", metric, "QueueName", queue), metric
+    dlq = f"${{{work_dlq_id(synth)}.QueueName}}"
+    assert shows("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", dlq)
+    for name, value in vars(c).items():
+        if name.startswith("METRIC_") and name != "METRIC_DIMENSION":
+            assert shows(
+                c.METRICS_NAMESPACE, value, c.METRIC_DIMENSION, synth.config.service_name
+            ), value
+
+    annotations = {
+        (widget["properties"]["title"], a["label"]): a["value"]
+        for widget in dashboard["widgets"]
+        if widget["type"] == "metric"
+        for a in widget["properties"].get("annotations", {}).get("horizontal", [])
+    }
+    assert annotations[("Workers running at once", "maximum concurrency")] == (
+        synth.config.worker_max_concurrency
+    )
+    assert annotations[("Oldest work request (s)", "alarm")] == EXPECTED_ALARMS["WorkQueueAge"][4]
 
 
 def test_outputs_name_what_operators_need(synth: Synth) -> None:
-    assert {
-        "FunctionName",
+    outputs = {key: output["Value"] for key, output in synth.template_json["Outputs"].items()}
+    assert set(outputs) == {
+        "DispatcherFunctionName",
+        "WorkerFunctionName",
+        "WorkQueueUrl",
+        "WorkQueueArn",
+        "WorkDeadLetterQueueUrl",
         "CheckpointTableName",
         "EventBusName",
         "EventBusArn",
@@ -557,12 +801,20 @@ def test_outputs_name_what_operators_need(synth: Synth) -> None:
         "DashboardName",
         "SchemaRegistryName",
         "ArchiveName",
-    } <= set(synth.template_json["Outputs"])
+    }
+    assert outputs["DispatcherFunctionName"] == ref(function_id(synth, "Dispatcher"))
+    assert outputs["WorkerFunctionName"] == ref(function_id(synth, "Worker"))
+    assert outputs["WorkQueueUrl"] == ref(work_queue_id(synth))
+    assert outputs["WorkQueueArn"] == getatt(work_queue_id(synth))
+    assert outputs["WorkDeadLetterQueueUrl"] == ref(work_dlq_id(synth))
 
 
 def test_no_secrets_or_account_ids_in_the_template(synth: Synth) -> None:
     text = synth.template_path.read_text(encoding="utf-8")
     # Environment-agnostic: the only 12-digit number is the Powertools layer's AWS account.
-    assert set(re.findall(r"(?<!\d)\d{12}(?!\d)", text)) <= {c.POWERTOOLS_LAYER_ACCOUNT}
+    # (Digits inside a longer alphanumeric run, such as the asset's hex hash, are no account.)
+    numbers = re.findall(r"(?<![0-9A-Za-z])\d{12}(?![0-9A-Za-z])", text)
+    assert set(numbers) <= {c.POWERTOOLS_LAYER_ACCOUNT}
+    assert re.search(r"(?<![0-9A-Za-z])\d{12}(?![0-9A-Za-z])", "arn:aws:sqs:r:123456789012:q")
     for word in ("password", "secret", "AKIA"):
         assert word.lower() not in text.lower(), word
