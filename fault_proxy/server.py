@@ -69,7 +69,12 @@ class _Handler(BaseHTTPRequestHandler):
                 chunks.append(self.rfile.read(size))
                 self.rfile.readline()
         length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+        body = self.rfile.read(length) if length > 0 else b""
+        if len(body) < length:
+            # The caller went away mid-request (a killed worker): what arrived is not a
+            # request, and forwarding it would only make the service fail on a truncated body.
+            raise ConnectionResetError("request body cut short")
+        return body
 
     def _forward(self, request: Request) -> Response:
         base_url = self.server.routes.for_request(request)

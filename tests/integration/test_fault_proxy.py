@@ -212,6 +212,23 @@ def test_moto_services_pass_through_and_are_counted(
     assert all(r.forwarded and not r.faulted and r.status == 200 for r in records)
 
 
+def test_a_request_cut_short_by_a_dying_caller_is_not_forwarded(proxy: FaultProxy) -> None:
+    # Given a caller that sends the headers and part of the body, then dies
+    host, port = urlsplit(proxy.endpoint_url).netloc.split(":")
+    body = json.dumps({"Entries": [entry(0)]}).encode()
+    with socket.create_connection((host, int(port)), timeout=5) as caller:
+        caller.sendall(
+            b"POST / HTTP/1.1\r\nHost: events.us-east-1.amazonaws.com\r\n"
+            b"X-Amz-Target: AWSEvents.PutEvents\r\n"
+            b"Content-Type: application/x-amz-json-1.1\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[: len(body) // 2]
+        )
+    # Then nothing reached the service: half a request is not a request
+    time.sleep(0.3)
+    assert proxy.records == []
+
+
 def test_mgn_passes_through(
     aws: Factory, proxy: FaultProxy, emulator: MgnEmulator, job: str
 ) -> None:
