@@ -1,33 +1,123 @@
-"""One scenario's world and its bookkeeping: MGN's jobs, the proxy's faults, the invocations."""
+"""One scenario's world and its bookkeeping: MGN's jobs, the proxy's faults, the ticks.
+
+A tick is what the schedule starts, and what follows from it, as in the deployed stack:
+
+1. the dispatcher runs in an execution environment of its own (a ``faultsuite.worker``
+   process) with the tick's Scheduled Event, and sends one work request per account to the FIFO
+   work queue; if it fails, it is invoked again with the same event, as Lambda retries an
+   asynchronous invocation (the same ``time``, so SQS drops the requests already sent);
+2. the event source mapping (``esm_emulator``) polls the queue with ``concurrency`` pollers,
+   each invoking the worker function with its SQS batch in an execution environment (a
+   process) of its own, with a real deadline; partial batch responses, batches that come back
+   after the visibility timeout and the redrive to the dead-letter queue are SQS's (moto's);
+3. the pollers run until every expected item reached both sinks, or the queue is empty
+   (``drain``); or, between the crash scenario's kills, until no message can be delivered and
+   no worker runs (``tick``): a killed worker's batch is still in flight then, and comes back
+   after the visibility timeout in a later tick, as it would in Lambda.
+
+A worker process SIGKILLed mid-batch is a function error for the event source mapping: the
+invoker raises, and the whole batch comes back. Failed records come back after the worker's
+retry backoff (it shortens their visibility), and go to the dead-letter queue after
+maxReceiveCount receives. Once everything is exported, the hand-ons must stop by themselves
+(``settle``).
+"""
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
+import uuid
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from esm_emulator import EventSourceMapping, MappingConfig
 from fault_proxy import FaultProxy
-from faultsuite.cloud import OWN_ACCOUNT, REGION, Cloud, ItemKey, reset_moto
-from faultsuite.environments import Environments, Invocation, Worker
+from faultsuite.cloud import MAX_RECEIVE_COUNT, OWN_ACCOUNT, REGION, Cloud, ItemKey, reset_moto
+from faultsuite.environments import Environments, Invocation
 from faultsuite.ledger import Result, tally
 from mgn_emulator import MgnEmulator
 from mgn_emulator.worlds import job_log
+from mgn_exporter.checkpoint import AccountState
+from mgn_exporter.exporter import LEASE_SLACK_SECONDS
 from mgn_exporter.mgn_reader import PAGE_SIZE
+from mgn_exporter.work_request import BadMessage, parse_body
 
 # Calls whose answer says the exporter broke a service limit (the proxy enforces them).
 LIMIT_ERRORS = {
     "events.PutEvents": "ValidationException",
     "logs.PutLogEvents": "InvalidParameterException",
 }
+# The stack's dispatcher timeout (infra/constants.py DISPATCHER_TIMEOUT_SECONDS).
+DISPATCHER_BUDGET_MS = 60_000
+# Lambda retries a failed asynchronous invocation twice (DISPATCHER_RETRY_ATTEMPTS).
+DISPATCHER_RETRIES = 2
+# The schedule's period: each tick's Scheduled Event is this much after the previous one.
+TICK_PERIOD = timedelta(minutes=5)
+# How often the end of a tick is checked (reading the sinks costs a little).
+CHECK_EVERY_SECONDS = 0.3
+TICK_TIMEOUT_SECONDS = 600.0
+# Worker invocations after which hand-ons must have stopped once nothing is left to export.
+SETTLE_INVOCATIONS = 12
+
+KillPlan = Callable[[dict[str, Any]], float | None]
+
+
+class WorkerKilled(RuntimeError):
+    """The worker's execution environment was SIGKILLed mid-batch."""
+
+
+class FunctionError(RuntimeError):
+    """The worker raised: Lambda reports a function error, and the batch comes back."""
+
+
+@dataclass(frozen=True)
+class Kill:
+    """One SIGKILL, and what the killed worker left delivered past the saved checkpoint of the
+    batch's accounts (the items the next export of those accounts sends again)."""
+
+    after_s: float
+    accounts: tuple[str, ...]
+    resent_bus: int
+    resent_logs: int
+
+
+def accounts_of(event: dict[str, Any]) -> list[str]:
+    """The accounts an SQS batch asks for, in order, each once (malformed bodies left out)."""
+    accounts: list[str] = []
+    for record in event.get("Records", []):
+        try:
+            account = parse_body(str(record.get("body", ""))).account_id
+        except BadMessage:
+            continue
+        if account not in accounts:
+            accounts.append(account)
+    return accounts
+
+
+def receive_counts(event: dict[str, Any]) -> list[int]:
+    return [
+        int(record.get("attributes", {}).get("ApproximateReceiveCount", 1))
+        for record in event.get("Records", [])
+    ]
+
+
+def beyond_checkpoint(key: ItemKey, states: dict[str, AccountState]) -> bool:
+    """Whether a delivered item is past its job's saved checkpoint (so it will be sent again)."""
+    state = states[key.account_id]
+    if key.job_id in state.jobs:
+        return key.position >= state.jobs[key.job_id].position
+    return key.job_id not in state.closed
 
 
 class Harness:
-    """Builds the world of one scenario and runs the exporter against it in worker processes."""
+    """Builds the world of one scenario and runs the functions against it, tick after tick."""
 
     def __init__(
         self,
@@ -41,12 +131,26 @@ class Harness:
         max_page_size: int | None = None,
         margin_seconds: int = 2,
         max_attempts: int | None = None,
+        budget_ms: int = 10_000,
+        concurrency: int = 2,
+        batch_size: int = 10,
+        visibility_timeout: int | None = None,
+        max_receive_count: int = MAX_RECEIVE_COUNT,
+        spare: bool = False,
+        environments: int = 1,
     ) -> None:
         self.scenario = scenario
         self.seed = seed
         self.rng = random.Random(seed)
         self.page_bound = min(PAGE_SIZE, max_page_size or PAGE_SIZE)
         self.started = time.monotonic()
+        self.budget_ms = budget_ms  # each worker invocation's
+        # Lambda requires the queue's visibility timeout to be at least the function's timeout
+        # (the stack makes it 6 times that): a batch never comes back while a worker still
+        # has it. A shorter one than the stack's keeps a scenario short.
+        self.visibility_timeout = visibility_timeout or max(3, math.ceil(budget_ms / 1000) + 1)
+        if self.visibility_timeout * 1000 <= budget_ms:
+            raise ValueError("the visibility timeout must be longer than the worker's budget")
         reset_moto(moto_url)
         self.emulator = MgnEmulator(
             caller_account=OWN_ACCOUNT, region=REGION, max_page_size=max_page_size
@@ -63,14 +167,47 @@ class Harness:
             accounts=accounts + unknown_accounts,  # configured, but MGN does not know them
             margin_seconds=margin_seconds,
             max_attempts=max_attempts,
+            visibility_timeout=self.visibility_timeout,
+            max_receive_count=max_receive_count,
         )
         workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / f"{scenario}-seed{seed}.log"
         self.log_path.unlink(missing_ok=True)
-        self.envs = Environments(self.cloud.exporter_env(), self.log_path)
+        self.workers = Environments(self.cloud.worker_env(), self.log_path, spare=spare)
+        self.dispatchers = Environments(self.cloud.dispatcher_env(), self.log_path)
+        self.concurrency = concurrency
+        self.mapping = EventSourceMapping(
+            self.cloud.sqs,
+            MappingConfig(
+                queue_url=self.cloud.work_queue_url,
+                queue_arn=self.cloud.work_queue_arn,
+                region=REGION,
+                batch_size=batch_size,
+                max_concurrency=concurrency,
+            ),
+            [self._run_batch] * concurrency,
+        )
         self.invocations: list[Invocation] = []
+        self.kills: list[Kill] = []
         self.jobs: dict[str, list[str]] = {}
         self.problems: list[str] = []
+        self.ticks = 0
+        # Set by scenarios between ticks: when to kill a worker, and every how many worker
+        # invocations the environment is recycled (the next one starts cold).
+        self.kill_plan: KillPlan | None = None
+        self.cold_every = 0
+        # Called (in the poller's thread) before each batch is invoked.
+        self.before_batch: Callable[[dict[str, Any]], None] | None = None
+        self._lock = threading.Lock()
+        self._running = 0  # worker invocations under way
+        self._worker_invocations = 0
+        self._tick_base = datetime.now(UTC).replace(second=0, microsecond=0)
+        # Start the environments together, off the clock: their start-ups overlap.
+        starting = threading.Thread(target=self.dispatchers.prewarm, args=(1,))
+        starting.start()
+        # More start when more pollers have work at once (each costs a second of CPU).
+        self.workers.prewarm(environments)
+        starting.join()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -86,7 +223,8 @@ class Harness:
         self.close()
 
     def close(self) -> None:
-        self.envs.close()
+        self.workers.close()
+        self.dispatchers.close()
         self.proxy.stop()
         self.emulator.stop()
 
@@ -141,42 +279,244 @@ class Harness:
     def expected(self) -> dict[str, ItemKey]:
         return self.cloud.expected(self.jobs)
 
-    # -- invocations ----------------------------------------------------------------------------
+    # -- ticks ----------------------------------------------------------------------------------
 
-    def invoke(self, budget_ms: int, *, kill_after_s: float | None = None) -> Invocation:
-        invocation = self.envs.invoke(budget_ms, kill_after_s=kill_after_s)
-        self.invocations.append(invocation)
-        # A killed invocation's last call still lands: count only once the proxy is idle.
-        self.proxy.wait_idle()
+    def dispatch(self) -> Invocation:
+        """The schedule fires: the dispatcher runs (retried with the same event if it fails)."""
+        self.ticks += 1
+        when = self._tick_base + TICK_PERIOD * self.ticks
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": OWN_ACCOUNT,
+            "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": REGION,
+            "resources": [f"arn:aws:events:{REGION}:{OWN_ACCOUNT}:rule/mgn-job-log-exporter"],
+            "detail": {},
+        }
+        for _ in range(1 + DISPATCHER_RETRIES):
+            invocation = self.dispatchers.invoke(
+                DISPATCHER_BUDGET_MS, event=event, handler="dispatcher"
+            )
+            with self._lock:
+                self.invocations.append(invocation)
+            if invocation.error is None:
+                break
         return invocation
 
-    def invoke_together(self, budgets: list[int]) -> list[Invocation]:
-        """Concurrent invocations, each in its own environment, released at the same instant."""
-        workers: list[Worker] = [self.envs.take() for _ in budgets]
-        results: list[Invocation | None] = [None] * len(budgets)
-        gate = threading.Barrier(len(budgets))
+    def tick(self, *, until: Callable[[], bool] | None = None) -> None:
+        """One tick: dispatch, then the pollers run until no message can be delivered and no
+        worker runs, or until `until()`."""
+        self.dispatch()
+        self.pump(until=until)
 
-        def run(index: int) -> None:
-            gate.wait()
-            results[index] = workers[index].invoke(budgets[index])
+    def pump(
+        self,
+        *,
+        until: Callable[[], bool] | None = None,
+        quiet: bool = True,
+        tick_every: float | None = None,
+        timeout: float = TICK_TIMEOUT_SECONDS,
+    ) -> None:
+        """Run the event source mapping's pollers until `until()`, or (with `quiet`) until no
+        message can be delivered and no worker runs, or (without) the queue is empty. With
+        `tick_every`, the schedule fires again every so many seconds meanwhile."""
+        last_tick = time.monotonic()
+        last_check = 0.0
 
-        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(budgets))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        for worker in workers:
-            self.envs.give_back(worker)
-        done = [result for result in results if result is not None]
-        if len(done) != len(budgets):
-            raise RuntimeError("a concurrent invocation did not finish")
-        self.invocations.extend(done)
-        self.proxy.wait_idle()
-        return done
+        def done() -> bool:
+            nonlocal last_tick, last_check
+            now = time.monotonic()
+            if tick_every is not None and now - last_tick >= tick_every:
+                self.dispatch()
+                last_tick = time.monotonic()
+            if now - last_check < CHECK_EVERY_SECONDS:
+                return False
+            last_check = now
+            if until is not None and until():
+                return True
+            return quiet and self._running == 0 and self.cloud.deliverable() == 0
 
-    def recycle(self) -> None:
-        """Retire the warm environments: the next invocation is a cold start."""
-        self.envs.retire_idle()
+        try:
+            self.mapping.drain(timeout=timeout, until=done)
+        except TimeoutError as exc:
+            self.problems.append(f"tick {self.ticks}: {exc}")
+            raise
+
+    def drain(
+        self,
+        *,
+        max_ticks: int,
+        require_progress: bool = False,
+        cold_every: int = 0,
+        also: Callable[[], bool] | None = None,
+    ) -> int:
+        """Tick until every expected item is in both sinks (and `also()`); returns the ticks
+        made. Then the hand-ons must stop by themselves (see `settle`).
+
+        With `require_progress`, the hand-ons must make progress (see `check_progress`).
+        """
+        expected = self.expected()
+
+        def done() -> bool:
+            return self.drained(expected) and (also is None or also())
+
+        self.cold_every = cold_every
+        made = 0
+        try:
+            for _ in range(max_ticks):
+                if done():
+                    break
+                made += 1
+                self.dispatch()
+                # Until done, or the queue is empty (a returned batch is waited for).
+                self.pump(until=done, quiet=False)
+            if not done():
+                bus, logs = self.sinks()
+                missing = sum(1 for e in expected if not (bus[e] and logs[e]))
+                self.problems.append(
+                    f"not drained after {max_ticks} ticks: {missing} items missing"
+                )
+            self.settle()
+        except TimeoutError:
+            pass
+        finally:
+            self.cold_every = 0
+        if require_progress:
+            self.check_progress()
+        return made
+
+    def check_progress(self) -> None:
+        """Every account an invocation hands on must have been exported a little, or be
+        exported a little by the next invocation that gets it: a short budget may lose one
+        invocation to a slow start (a cold start, slow calls), never two in a row."""
+        idle: Counter[str] = Counter()
+        stuck: dict[str, Invocation] = {}
+        for run in sorted(self.worker_invocations(), key=lambda run: run.started_at):
+            exported = {
+                str(account["account_id"]): int(account.get("items_exported") or 0)
+                for account in (run.report or {}).get("accounts", [])
+            }
+            for account, items in exported.items():
+                if items:
+                    idle[account] = 0
+            for account in run.handed_on:
+                if not exported.get(account):
+                    idle[account] += 1
+                    if idle[account] >= 2:
+                        stuck.setdefault(account, run)
+        if stuck:
+            account, run = next(iter(stuck.items()))
+            self.problems.append(
+                f"accounts {sorted(stuck)} handed on twice in a row without an item exported, "
+                f"e.g. {account} by ({run.budget_ms} ms, cold {run.cold}): {run.report}"
+            )
+
+    def settle(self) -> None:
+        """Once nothing is left to export, the hand-ons must stop by themselves: within
+        SETTLE_INVOCATIONS worker invocations no continuation request is left (an account
+        handed on again and again would keep workers busy forever: a livelock)."""
+        before = len(self.worker_invocations())
+
+        def settled() -> bool:
+            return self._running == 0 and not self.cloud.continuations()
+
+        def spent() -> bool:
+            return len(self.worker_invocations()) - before >= SETTLE_INVOCATIONS
+
+        self.pump(until=lambda: settled() or spent(), quiet=False)
+        if not settled():
+            looping = Counter(
+                account for run in self.worker_invocations()[before:] for account in run.handed_on
+            )
+            self.problems.append(
+                f"livelock: {SETTLE_INVOCATIONS} invocations after everything was exported, "
+                f"accounts are still handed on: {dict(looping)}"
+            )
+
+    # -- worker invocations ---------------------------------------------------------------------
+
+    def worker_invocations(self) -> list[Invocation]:
+        with self._lock:
+            return [run for run in self.invocations if run.handler == "worker"]
+
+    def invoke_worker(
+        self,
+        event: dict[str, Any],
+        *,
+        kill_after_s: float | None = None,
+        origin: str = "poller",
+    ) -> Invocation:
+        """One worker invocation with `event`, in a warm environment (every `cold_every`-th in
+        one that is then recycled)."""
+        with self._lock:
+            self._worker_invocations += 1
+            retire = bool(self.cold_every) and self._worker_invocations % self.cold_every == 0
+        invocation = self.workers.invoke(
+            self.budget_ms, kill_after_s=kill_after_s, event=event, retire=retire
+        )
+        return self.record(invocation, event, origin=origin)
+
+    def record(self, invocation: Invocation, event: dict[str, Any], *, origin: str) -> Invocation:
+        """Book a worker invocation (a scenario's own ones too)."""
+        invocation.origin = origin
+        invocation.accounts = tuple(accounts_of(event))
+        with self._lock:
+            self.invocations.append(invocation)
+        return invocation
+
+    def _run_batch(self, event: dict[str, Any]) -> Any:
+        """The function the event source mapping invokes with each batch."""
+        with self._lock:
+            self._running += 1
+        try:
+            if self.before_batch is not None:
+                self.before_batch(event)
+            kill_after = self.kill_plan(event) if self.kill_plan is not None else None
+            before = self.sinks() if kill_after is not None else None
+            invocation = self.invoke_worker(event, kill_after_s=kill_after)
+            if invocation.killed:
+                assert before is not None and kill_after is not None
+                self._account_for_kill(kill_after, accounts_of(event), before)
+                raise WorkerKilled(f"killed after {kill_after:.2f} s")
+            if invocation.error is not None:
+                raise FunctionError(invocation.error)
+            return invocation.response
+        finally:
+            with self._lock:
+                self._running -= 1
+
+    def _account_for_kill(
+        self,
+        after_s: float,
+        accounts: list[str],
+        before: tuple[Counter[str], Counter[str]],
+    ) -> None:
+        """Count what the killed worker delivered past the checkpoint of its batch's accounts.
+
+        Nobody else works on those accounts meanwhile: their message groups are in flight with
+        the killed batch (and a batch that came back finds the lease free, or skips).
+        """
+        # The killed worker's last call still lands: wait until the proxy has none in flight.
+        if not self.proxy.wait_idle(timeout=60):
+            self.problems.append("the proxy never went idle after a kill")
+        after = self.sinks()
+        keys = {
+            event_id: key for event_id, key in self.expected().items() if key.account_id in accounts
+        }
+        states = {account: self.cloud.state(account) for account in accounts}
+        resent = [
+            sum(
+                count
+                for event_id, count in (now - then).items()
+                if event_id in keys and beyond_checkpoint(keys[event_id], states)
+            )
+            for then, now in zip(before, after, strict=True)
+        ]
+        with self._lock:
+            self.kills.append(Kill(after_s, tuple(accounts), resent[0], resent[1]))
 
     # -- sinks ----------------------------------------------------------------------------------
 
@@ -186,41 +526,6 @@ class Harness:
     def drained(self, expected: dict[str, ItemKey]) -> bool:
         bus, logs = self.sinks()
         return all(bus[event_id] and logs[event_id] for event_id in expected)
-
-    def drain(
-        self,
-        budget_ms: int,
-        *,
-        max_invocations: int,
-        require_progress: bool = False,
-        cold_every: int = 0,
-    ) -> int:
-        """Invoke until every expected item is in both sinks; returns the invocations made.
-
-        With `require_progress`, an invocation that exports nothing although work is left
-        (and no lease of a killed invocation stands in its way) is a livelock.
-        """
-        expected = self.expected()
-        for count in range(1, max_invocations + 1):
-            if self.drained(expected):
-                return count - 1
-            if cold_every and count % cold_every == 0:
-                self.recycle()
-            invocation = self.invoke(budget_ms)
-            if "skipped" in invocation.outcomes().values() and not invocation.items_exported:
-                time.sleep(0.5)  # a killed invocation's lease: it expires by itself
-                continue
-            if require_progress and not (invocation.items_exported or invocation.complete):
-                self.problems.append(
-                    f"invocation {count} ({budget_ms} ms) made no progress: {invocation.report}"
-                )
-        if not self.drained(expected):
-            bus, logs = self.sinks()
-            missing = sum(1 for e in expected if not (bus[e] and logs[e]))
-            self.problems.append(
-                f"not drained after {max_invocations} invocations: {missing} items missing"
-            )
-        return max_invocations
 
     # -- checks ---------------------------------------------------------------------------------
 
@@ -238,16 +543,28 @@ class Harness:
         violations = self.limit_violations()
         if violations:
             problems.append(f"{violations} calls broke a service limit")
+        with self._lock:
+            invocations = list(self.invocations)
         result = tally(
             name or self.scenario,
             self.seed,
             self.expected(),
             bus,
             logs,
-            self.invocations,
+            invocations,
             page_bound=self.page_bound,
             calls=sum(self.proxy.calls.values()),
+            ticks=self.ticks,
+            dlq=len(self.cloud.dead_letters()),
             problems=problems,
         )
         result.seconds = time.monotonic() - self.started
         return result
+
+
+def crash_visibility_timeout(budget_ms: int) -> int:
+    """A visibility timeout after which a killed worker's batch finds the account's lease
+    expired, as it does in the stack (whose timeout is 6 times the function's): the lease
+    outlives the killed invocation's deadline by LEASE_SLACK_SECONDS, and the deadline starts
+    a little after the receive (the crash accounting reads the sinks in between)."""
+    return math.ceil(budget_ms / 1000) + LEASE_SLACK_SECONDS + 2

@@ -20,10 +20,14 @@ class Result:
     duplicates_bus: int  # extra copies in EventBridge
     duplicates_logs: int  # extra copies in the log group
     bound: int  # the most extra copies allowed per sink
-    overruns: int  # invocations that returned at or after their deadline
-    calls: int  # API calls the exporter made (the proxy's count, retries included)
-    invocations: int
-    crashes: int
+    overruns: int  # invocations (worker or dispatcher) that returned at or after their deadline
+    calls: int  # API calls the functions made (the proxy's count, retries included)
+    invocations: int  # worker invocations (SQS batches)
+    crashes: int  # worker invocations killed
+    ticks: int = 0  # schedule ticks (dispatches)
+    hand_ons: int = 0  # continuation requests the workers sent (an account's backlog handed on)
+    dlq: int = 0  # messages in the dead-letter queue at the end
+    dispatch_failures: int = 0  # dispatcher invocations that raised (retried like Lambda's)
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
 
@@ -42,16 +46,18 @@ class Result:
             f"eventbridge={self.eventbridge} logs={self.logs} lost={self.lost} "
             f"duplicates={self.duplicates} (bound {2 * self.bound}) overruns={self.overruns} "
             f"calls_per_1000={per_thousand:.1f} invocations={self.invocations} "
-            f"crashes={self.crashes} seconds={self.seconds:.1f}"
+            f"crashes={self.crashes} ticks={self.ticks} hand_ons={self.hand_ons} "
+            f"dlq={self.dlq} seconds={self.seconds:.1f}"
         )
 
 
 def interruptions(invocation: Invocation) -> int:
-    """Pages this invocation may have left half-delivered (in one sink, not checkpointed).
+    """Pages this worker invocation may have left half-delivered (in one sink, not checkpointed).
 
-    A killed invocation: its page in flight. Otherwise one per account that failed (a sink
-    or the checkpoint refused after the other sink took the page), per lease lost, and per
-    entry EventBridge refused for good (the rest of its batch went out, past the checkpoint).
+    A killed invocation: its page in flight (a batch's accounts are exported one after the
+    other). Otherwise one per account that failed (a sink or the checkpoint refused after the
+    other sink took the page), per lease lost, and per entry EventBridge refused for good (the
+    rest of its batch went out, past the checkpoint).
     """
     if invocation.killed:
         return 1
@@ -71,15 +77,19 @@ def tally(
     *,
     page_bound: int,
     calls: int,
+    ticks: int,
+    dlq: int,
     problems: list[str],
 ) -> Result:
     runs = list(invocations)
+    workers = [run for run in runs if run.handler == "worker"]
+    dispatches = [run for run in runs if run.handler == "dispatcher"]
     in_bus = {event_id for event_id in expected if bus[event_id] > 0}
     in_logs = {event_id for event_id in expected if logs[event_id] > 0}
     lost = sum(1 for event_id in expected if event_id not in in_bus or event_id not in in_logs)
     duplicates_bus = sum(count - 1 for count in bus.values() if count > 1)
     duplicates_logs = sum(count - 1 for count in logs.values() if count > 1)
-    bound = page_bound * sum(interruptions(run) for run in runs)
+    bound = page_bound * sum(interruptions(run) for run in workers)
     overruns = sum(1 for run in runs if run.overran)
     result = Result(
         scenario=scenario,
@@ -93,8 +103,12 @@ def tally(
         bound=bound,
         overruns=overruns,
         calls=calls,
-        invocations=len(runs),
-        crashes=sum(1 for run in runs if run.killed),
+        invocations=len(workers),
+        crashes=sum(1 for run in workers if run.killed),
+        ticks=ticks,
+        hand_ons=sum(len(run.handed_on) for run in workers),
+        dlq=dlq,
+        dispatch_failures=sum(1 for run in dispatches if run.error or run.killed),
         problems=list(problems),
     )
     unexpected = (set(bus) | set(logs)) - set(expected)
@@ -106,9 +120,24 @@ def tally(
         if extra > bound:
             result.problems.append(f"{extra} duplicates in {sink}, over the bound {bound}")
     if overruns:
-        worst = max((run.elapsed_ms or 0) - run.budget_ms for run in runs if run.overran)
-        result.problems.append(f"{overruns} invocations overran their deadline (worst +{worst} ms)")
-    errors = [run.error for run in runs if run.error]
+        worst = max((run for run in runs if run.overran), key=lambda run: run.elapsed_ms or 0)
+        result.problems.append(
+            f"{overruns} invocations overran their deadline (worst +"
+            f"{(worst.elapsed_ms or 0) - worst.budget_ms:.0f} ms, a {worst.handler} "
+            f"invocation: {_summary(worst)})"
+        )
+    # A worker that raises is a defect (failed accounts are reported record by record); a
+    # dispatcher may fail under injected faults: its tick is retried, as Lambda retries it.
+    errors = [run.error for run in workers if run.error]
     if errors:
-        result.problems.append(f"{len(errors)} invocations raised: {errors[0]}")
+        result.problems.append(f"{len(errors)} worker invocations raised: {errors[0]}")
     return result
+
+
+def _summary(invocation: Invocation) -> str:
+    report = invocation.report or {}
+    outcomes = [
+        f"{account.get('account_id')}:{account.get('outcome')}:{account.get('items_exported')}"
+        for account in report.get("accounts", [])
+    ]
+    return f"{invocation.budget_ms} ms, accounts {outcomes}, calls {report.get('apiCalls')}"

@@ -1,6 +1,7 @@
-"""The scenarios. Each builds its world, injects its faults over the wire, runs the exporter in
-processes of its own until everything is drained, and counts item by item what reached both
-sinks (see ``ledger.tally`` for what lost, duplicates and their bound mean).
+"""The scenarios. Each builds its world, injects its faults over the wire, runs the functions in
+processes of their own through the fan-out path (ticks: the dispatcher, the work queue, the
+workers; see ``harness``) until everything is drained, and counts item by item what reached
+both sinks (see ``ledger.tally`` for what lost, duplicates and their bound mean).
 
 Every scenario takes a seed (faults, kill instants, data) and a size: ``quick`` for CI,
 ``full`` for the documented full run.
@@ -8,7 +9,9 @@ Every scenario takes a seed (faults, kill instants, data) and a size: ``quick`` 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -19,12 +22,13 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 
-from faultsuite.cloud import OWN_ACCOUNT, ItemKey
-from faultsuite.harness import Harness
+from faultsuite.cloud import MAX_RECEIVE_COUNT, OWN_ACCOUNT
+from faultsuite.environments import Environments
+from faultsuite.harness import Harness, crash_visibility_timeout, receive_counts
 from faultsuite.ledger import Result
 from mgn_emulator import make_item
-from mgn_exporter.checkpoint import AccountState
 from mgn_exporter.events import TRUNCATION_MARKER
+from mgn_exporter.work_request import BadMessage, parse_body
 
 SECOND_ACCOUNT = "222222222222"
 THIRD_ACCOUNT = "333333333333"
@@ -60,124 +64,254 @@ def _harness(options: Options, name: str, **kwargs: Any) -> Harness:
 # -- crash ------------------------------------------------------------------------------------
 
 
-def _beyond_checkpoint(key: ItemKey, states: dict[str, AccountState]) -> bool:
-    """Whether a delivered item is past its job's saved checkpoint (so it will be sent again)."""
-    state = states[key.account_id]
-    if key.job_id in state.jobs:
-        return key.position >= state.jobs[key.job_id].position
-    return key.job_id not in state.closed
-
-
 def crash(options: Options) -> list[Result]:
-    """SIGKILL the exporter at seeded random instants, many times, then rerun until drained.
+    """SIGKILL workers mid-batch at seeded random instants, many times, then tick until drained.
 
-    Nothing may be lost, and every duplicate must come from a crash: after each kill, the items
-    the killed invocation delivered past the saved checkpoint (the ones the next run sends again)
-    are counted, and must fit in one page.
+    A killed worker is a function error: its batch comes back after the visibility timeout
+    (set so that the killed invocation's lease has expired by then, as in the stack). Nothing
+    may be lost, and every duplicate must come from a kill: after each kill, the items the
+    killed worker delivered past the saved checkpoint of its batch's accounts (the ones their
+    next export sends again) are counted, and must fit in one page.
     """
     page = 100
     budget_ms = 2_000
-    crashes_wanted = options.pick(4, 30)
-    accounts = THREE_ACCOUNTS + (("444444444444", "555555555555") if options.full else ())
-    with _harness(options, "crash", accounts=accounts, max_page_size=page) as h:
+    crashes_wanted = options.pick(3, 30)
+    accounts = (*THREE_ACCOUNTS, "444444444444") + (("555555555555",) if options.full else ())
+    with _harness(
+        options,
+        "crash",
+        accounts=accounts,
+        max_page_size=page,
+        budget_ms=budget_ms,
+        visibility_timeout=crash_visibility_timeout(budget_ms),
+        # Two accounts a batch: a kill mid-batch returns both, and the others go on meanwhile.
+        # (The quick run, one: its kills land side by side, each holding one account.)
+        batch_size=options.pick(1, 2),
+        spare=True,
+    ) as h:
         h.populate(options.pick(300, 2000), accounts=accounts)
         # Running jobs keep logging between ticks, so that there is work for every kill.
         running = [(account, h.add_job(account, 20, completed=False)) for account in accounts]
-        crashes = 0
-        in_flight: list[tuple[int, int]] = []
-        for _ in range(crashes_wanted * 6):
-            if crashes >= crashes_wanted:
+
+        def kill_plan(event: dict[str, Any]) -> float | None:
+            if len(h.kills) >= crashes_wanted or h.rng.random() < 0.3:
+                return None
+            # A batch killed on every delivery would end in the dead-letter queue: that is a
+            # poison batch (scenario dead-letter), not a crash. (The quick run kills first
+            # deliveries only: each kill holds its accounts for a visibility timeout.)
+            if max(receive_counts(event)) > options.pick(1, MAX_RECEIVE_COUNT - 3):
+                return None
+            return h.rng.uniform(0.05, 1.2)
+
+        h.kill_plan = kill_plan
+        for _ in range(crashes_wanted * 10):
+            if len(h.kills) >= crashes_wanted:
                 break
+            # Killed batches hold their accounts until they come back: tick once one is free.
+            _wait_for(lambda: len(h.cloud.groups_in_flight()) < len(accounts), timeout=60)
             for account, job in running:
                 h.grow(account, job, h.rng.randint(0, 30))
-            bus_before, logs_before = h.sinks()
-            kill_after = h.rng.uniform(0.02, 1.5)
-            invocation = h.invoke(budget_ms, kill_after_s=kill_after)
-            if not invocation.killed:
-                if not invocation.items_exported:
-                    time.sleep(0.5)  # the accounts are leased by killed invocations
-                continue
-            crashes += 1
-            bus_after, logs_after = h.sinks()
-            keys = h.expected()
-            states = {a: h.cloud.state(a) for a in accounts}
-            resent = [
-                sum(
-                    count
-                    for event_id, count in (after - before).items()
-                    if event_id in keys and _beyond_checkpoint(keys[event_id], states)
-                )
-                for before, after in ((bus_before, bus_after), (logs_before, logs_after))
-            ]
-            in_flight.append((resent[0], resent[1]))
-            if max(resent) > page:
+            h.tick()
+        h.kill_plan = None
+        for number, kill in enumerate(h.kills, 1):
+            if max(kill.resent_bus, kill.resent_logs) > page:
                 h.problems.append(
-                    f"crash {crashes} (after {kill_after:.2f} s) left {resent} items past the "
-                    f"checkpoint, more than one page ({page})"
+                    f"kill {number} (after {kill.after_s:.2f} s, accounts {kill.accounts}) left "
+                    f"{kill.resent_bus}/{kill.resent_logs} items past the checkpoint, more "
+                    f"than one page ({page})"
                 )
-        if crashes < crashes_wanted:
-            h.problems.append(f"only {crashes} of {crashes_wanted} kills hit an invocation")
+        if len(h.kills) < crashes_wanted:
+            h.problems.append(f"only {len(h.kills)} of {crashes_wanted} kills hit a worker")
         for account, job in running:
             h.emulator.set_job_status(account, job, "COMPLETED")
-        h.drain(10_000, max_invocations=60)
+        h.drain(max_ticks=10)
         result = h.result()
-        # Every duplicate is one the crashes announced: nothing else repeats an item.
-        announced_bus = sum(bus for bus, _ in in_flight)
-        announced_logs = sum(logs for _, logs in in_flight)
+        # Every duplicate is one the kills announced: nothing else repeats an item.
+        announced_bus = sum(kill.resent_bus for kill in h.kills)
+        announced_logs = sum(kill.resent_logs for kill in h.kills)
         if result.duplicates_bus > announced_bus or result.duplicates_logs > announced_logs:
             result.problems.append(
                 f"duplicates {result.duplicates_bus}/{result.duplicates_logs} exceed what the "
-                f"crashes left in flight ({announced_bus}/{announced_logs})"
+                f"kills left in flight ({announced_bus}/{announced_logs})"
             )
+        if result.dlq:
+            result.problems.append(f"{result.dlq} work requests went to the dead-letter queue")
         return [result]
+
+
+def _wait_for(condition: Callable[[], bool], *, timeout: float, every: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(every)
+    return True
 
 
 # -- overlap ----------------------------------------------------------------------------------
 
 
 def overlap(options: Options) -> list[Result]:
-    """Several invocations at once on the same accounts, round after round: no item twice."""
+    """Four pollers, many accounts, ticks dispatched while the queue still drains, and copies
+    of in-flight work requests delivered to another worker: every account is on one worker at
+    a time (FIFO groups keep the pollers apart, the lease turns the copies away), and no item
+    is exported twice."""
     concurrency = 4
-    with _harness(options, "overlap", accounts=THREE_ACCOUNTS) as h:
-        h.populate(options.pick(600, 3000), accounts=THREE_ACCOUNTS, jobs_per_account=3)
-        # Calls slowed at random widen the windows in which invocations interleave.
+    others = [f"{600000000001 + index:012d}" for index in range(options.pick(11, 23))]
+    accounts = (OWN_ACCOUNT, *others)
+    with _harness(
+        options,
+        "overlap",
+        accounts=accounts,
+        budget_ms=3_000,
+        concurrency=concurrency,
+        # Batches of five: twelve accounts or more keep every poller busy.
+        batch_size=5,
+        environments=concurrency,
+    ) as h:
+        h.populate(options.pick(300, 3000), accounts=accounts, jobs_per_account=3)
+        # Calls slowed at random widen the windows in which workers interleave.
         h.proxy.inject("*", "slow", probability=0.1, delay=0.05)
         expected = h.expected()
-        for _ in range(options.pick(12, 40)):
-            if h.drained(expected):
-                break
-            h.invoke_together([4_000] * concurrency)
+        copies = Copies(h, wanted=options.pick(3, 6))
+        h.before_batch = copies.maybe_deliver
+        h.dispatch()
+        try:
+            h.pump(until=lambda: h.drained(expected), quiet=False, tick_every=2.0)
+            h.before_batch = None
+            copies.close()
+            h.settle()
+        except TimeoutError:
+            pass
+        finally:
+            h.before_batch = None
+            copies.close()
         if not h.drained(expected):
-            h.problems.append("not drained by the concurrent rounds")
-        skipped = sum(
-            1
-            for run in h.invocations
-            for outcome in run.outcomes().values()
-            if outcome == "skipped"
-        )
-        if not skipped:
-            h.problems.append("no invocation ever found an account leased: no overlap happened")
+            h.problems.append("not drained")
         result = h.result()
-        # Stricter than the general bound: overlapping invocations never export an item twice.
+        result.problems.extend(_overlap_checks(h, copies.wanted))
+        # Stricter than the general bound: no item is ever exported twice.
         if result.duplicates:
             result.problems.append(f"{result.duplicates} items exported twice")
         return [result]
+
+
+class Copies:
+    """Copies of work requests a poller is working on, delivered to another worker at once
+    (what an at-least-once queue, or a message redriven by hand, could do): the lease must turn
+    them away. They run in an execution environment of their own, warmed up first, so that a
+    copy reaches its account while the poller still holds it."""
+
+    def __init__(self, h: Harness, *, wanted: int) -> None:
+        self.h = h
+        self.wanted = wanted
+        self.delivered = 0
+        self._busy = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._envs = Environments(h.cloud.worker_env(), h.log_path)
+        self._envs.prewarm(1)
+        self._envs.invoke(h.budget_ms, event={"Records": []})  # the cold start, off the books
+
+    def maybe_deliver(self, event: dict[str, Any]) -> None:
+        """Called by a poller before it invokes its batch: now and then, copy one request."""
+        if self.delivered >= self.wanted or self.h.rng.random() < 0.5:
+            return
+        if not self._busy.acquire(blocking=False):
+            return  # one copy at a time
+        thread = threading.Thread(target=self._deliver, args=(event,), daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _deliver(self, event: dict[str, Any]) -> None:
+        try:
+            records: dict[str, dict[str, Any]] = {}
+            for record in event.get("Records", []):
+                account = _account_of(record)
+                if account is not None:
+                    records.setdefault(account, record)
+            held: list[str] = []
+
+            def some_lease_held() -> bool:
+                held[:] = [a for a in records if not self.h.cloud.lease_free(a)]
+                return bool(held)
+
+            if not _wait_for(some_lease_held, timeout=self.h.budget_ms / 1000, every=0.02):
+                return
+            copy = dict(records[held[0]])
+            copy["attributes"] = dict(copy.get("attributes", {}))
+            copy["attributes"]["SentTimestamp"] = str(int(time.time() * 1000))
+            self.delivered += 1
+            invocation = self._envs.invoke(self.h.budget_ms, event={"Records": [copy]})
+            self.h.record(invocation, {"Records": [copy]}, origin="copy")
+        finally:
+            self._busy.release()
+
+    def close(self) -> None:
+        for thread in self._threads:
+            thread.join(timeout=120)
+        self._envs.close()
+
+
+def _account_of(record: dict[str, Any]) -> str | None:
+    try:
+        return parse_body(str(record.get("body", ""))).account_id
+    except BadMessage:
+        return None
+
+
+def _overlap_checks(h: Harness, copies_wanted: int) -> list[str]:
+    problems = []
+    runs = h.worker_invocations()
+    polled = [run for run in runs if run.origin == "poller" and not run.killed]
+    copies = [run for run in runs if run.origin == "copy"]
+    # FIFO groups: a poller's batch holds its accounts from receive to delete, so two pollers'
+    # invocations that share an account never overlap in time.
+    for index, first in enumerate(polled):
+        for second in polled[index + 1 :]:
+            shared = set(first.accounts) & set(second.accounts)
+            if shared and first.started_at < second.ended_at and second.started_at < first.ended_at:
+                problems.append(f"accounts {sorted(shared)} on two workers at once")
+    most = max(
+        (
+            sum(1 for other in polled if other.started_at <= run.started_at < other.ended_at)
+            for run in polled
+        ),
+        default=0,
+    )
+    if most < 2:
+        problems.append(f"at most {most} workers ran at once: no concurrency happened")
+    ticks_while_draining = h.ticks - 1
+    if ticks_while_draining < 2:
+        problems.append(f"only {ticks_while_draining} ticks were dispatched while draining")
+    lost = sum(run.counter("LeasesLost") for run in runs)
+    if lost:
+        problems.append(f"{lost} leases lost")
+    turned_away = sum(
+        1 for run in runs for outcome in run.outcomes().values() if outcome == "skipped"
+    )
+    if len(copies) < copies_wanted:
+        problems.append(f"only {len(copies)} of {copies_wanted} copies were delivered")
+    elif not turned_away:
+        problems.append("no copy ever met its account's lease: the lease never acted")
+    return problems
 
 
 # -- deadline ---------------------------------------------------------------------------------
 
 
 def deadline(options: Options) -> list[Result]:
-    """Budgets from very short to normal: every invocation returns before its deadline and
-    makes progress, until drained (pages sized by the exporter itself: no page cap)."""
+    """Worker budgets from very short to normal: every invocation returns before its deadline
+    and exports something before it hands the rest on, until the hand-ons drained the backlog
+    (pages sized by the exporter itself: no page cap)."""
     budgets = [1_500, 3_000] if not options.full else [1_500, 3_000, 10_000, 60_000]
     results = []
     for budget_ms in budgets:
         name = f"deadline-{budget_ms}ms"
-        with _harness(options, name, accounts=(OWN_ACCOUNT, SECOND_ACCOUNT)) as h:
-            h.populate(options.pick(500, 2000), accounts=(OWN_ACCOUNT, SECOND_ACCOUNT))
+        accounts = (OWN_ACCOUNT, SECOND_ACCOUNT)
+        with _harness(options, name, accounts=accounts, budget_ms=budget_ms) as h:
+            h.populate(options.pick(250, 2000), accounts=accounts)
             h.proxy.inject("*", "slow", probability=0.03, delay=0.05)
-            h.drain(budget_ms, max_invocations=200, require_progress=True, cold_every=4)
+            h.drain(max_ticks=4, require_progress=True, cold_every=4)
             results.append(h.result())
     return results
 
@@ -186,31 +320,32 @@ def deadline(options: Options) -> list[Result]:
 
 
 def throttling(options: Options) -> list[Result]:
-    """A throttling storm on every service (MGN, EventBridge, Logs, DynamoDB) at once."""
-    with _harness(options, "throttling", accounts=THREE_ACCOUNTS) as h:
-        h.populate(options.pick(200, 1500), accounts=THREE_ACCOUNTS)
+    """A throttling storm on every service the functions call (MGN, EventBridge, Logs,
+    DynamoDB, and SQS: the dispatcher's requests and the workers' hand-ons) at once."""
+    with _harness(options, "throttling", accounts=THREE_ACCOUNTS, budget_ms=10_000) as h:
+        h.populate(options.pick(150, 1500), accounts=THREE_ACCOUNTS)
         # One call in five (in seven for the quick run) throttled, retries included.
         h.proxy.inject("*", "throttle", probability=0.2 if options.full else 0.15)
-        h.drain(10_000, max_invocations=80)
+        h.drain(max_ticks=10)
         return [h.result()]
 
 
 def server_errors(options: Options) -> list[Result]:
-    """500s, 503s, connection resets and slow answers, on every operation."""
-    with _harness(options, "server-errors", accounts=THREE_ACCOUNTS) as h:
+    """500s, 503s, connection resets and slow answers, on every operation (SQS included)."""
+    with _harness(options, "server-errors", accounts=THREE_ACCOUNTS, budget_ms=10_000) as h:
         h.populate(options.pick(300, 1500), accounts=THREE_ACCOUNTS)
         h.proxy.inject("*", "http_500", probability=0.08)
         h.proxy.inject("*", "http_503", probability=0.04)
         h.proxy.inject("*", "reset", probability=0.04)
         h.proxy.inject("*", "slow", probability=0.05, delay=0.2)
-        h.drain(10_000, max_invocations=80)
+        h.drain(max_ticks=10)
         return [h.result()]
 
 
 def partial_failures(options: Options) -> list[Result]:
     """PutEvents answering 200 with a random subset of entries failed (FailedEntryCount)."""
-    with _harness(options, "partial-failures", accounts=THREE_ACCOUNTS) as h:
-        h.populate(options.pick(400, 2000), accounts=THREE_ACCOUNTS)
+    with _harness(options, "partial-failures", accounts=THREE_ACCOUNTS, budget_ms=10_000) as h:
+        h.populate(options.pick(300, 2000), accounts=THREE_ACCOUNTS)
         h.proxy.inject("events.PutEvents", "partial_failure", probability=0.3, fraction=0.3)
         h.proxy.inject(
             "events.PutEvents",
@@ -219,7 +354,7 @@ def partial_failures(options: Options) -> list[Result]:
             fraction=0.5,
             error_code="ThrottlingException",
         )
-        h.drain(10_000, max_invocations=60)
+        h.drain(max_ticks=10)
         return [h.result()]
 
 
@@ -248,7 +383,7 @@ def _spread_items(
 
 def log_rejections(options: Options) -> list[Result]:
     """PutLogEvents rejecting events (too old, too new) like CloudWatch Logs, and at random."""
-    with _harness(options, "log-rejections", accounts=(OWN_ACCOUNT,)) as h:
+    with _harness(options, "log-rejections", accounts=(OWN_ACCOUNT,), budget_ms=10_000) as h:
         count = options.pick(300, 1500)
         # Items from 16 days ago to now: the oldest are past what CloudWatch Logs takes.
         h.add_job(OWN_ACCOUNT, count, items=_spread_items(count, days=16, rng_seed=options.seed))
@@ -256,18 +391,18 @@ def log_rejections(options: Options) -> list[Result]:
         h.proxy.inject("logs.PutLogEvents", "log_rejection", probability=0.15, too_old=2)
         h.proxy.inject("logs.PutLogEvents", "log_rejection", probability=0.15, too_new=5)
         h.proxy.inject("logs.PutLogEvents", "log_rejection", by_timestamp=True)
-        h.drain(10_000, max_invocations=40)
+        h.drain(max_ticks=10)
         return [h.result()]
 
 
 def limits(options: Options) -> list[Result]:
     """Items near the 256 KB entry limit and spread over days: batches must respect every limit
     (PutEvents 256 KB and 10 entries; PutLogEvents 1 MiB, 10,000 events, 24 hours)."""
-    with _harness(options, "limits", accounts=(OWN_ACCOUNT,)) as h:
-        count = options.pick(200, 1000)
+    with _harness(options, "limits", accounts=(OWN_ACCOUNT,), budget_ms=20_000) as h:
+        count = options.pick(80, 1000)
         items = _spread_items(count, days=3, rng_seed=options.seed, big_every=10)
         h.add_job(OWN_ACCOUNT, count, items=items)
-        h.drain(20_000, max_invocations=30)
+        h.drain(max_ticks=10)
         result = h.result()
         result.problems.extend(_check_details(h, result))
         return [result]
@@ -324,6 +459,7 @@ def bad_input(options: Options) -> list[Result]:
         accounts=accounts,
         unknown_accounts=(refused_account,),  # AccessDeniedException
         max_page_size=200,
+        budget_ms=10_000,
     ) as h:
         h.emulator.add_account(uninitialized, initialized=False, managed=True)
         now = datetime.now(UTC)
@@ -344,8 +480,15 @@ def bad_input(options: Options) -> list[Result]:
             detail_contains=POISON,
             error_code="MalformedDetail",
         )
-        # While the poison entry and the refused job stand, everything else drains.
-        h.drain(10_000, max_invocations=15)
+
+        # While the poison entry and the refused job stand, everything else drains (the two
+        # failing accounts' requests come back after their retry backoff meanwhile), and the
+        # poisoned job is exported up to the refused entry.
+        def at_the_poison() -> bool:
+            job = h.cloud.state(SECOND_ACCOUNT).jobs.get(poisoned)
+            return job is not None and job.position >= 60
+
+        h.drain(max_ticks=5, also=at_the_poison)
         # The poisoned job stops at its refused entry (position 60): the checkpoint and the
         # log group never pass it (EventBridge may hold the rest of its batch).
         poisoned_items = h.cloud.expected({SECOND_ACCOUNT: [poisoned]})
@@ -360,17 +503,87 @@ def bad_input(options: Options) -> list[Result]:
         h.emulator.set_job_status(SECOND_ACCOUNT, poisoned, "COMPLETED")
         h.jobs[OWN_ACCOUNT].append(refused_job)
         h.jobs[SECOND_ACCOUNT].append(poisoned)
-        h.drain(10_000, max_invocations=10)
+        h.drain(max_ticks=5)
         result = h.result()
         result.problems.extend(_check_details(h, result))
         failed = Counter(
             account
-            for run in h.invocations
+            for run in h.worker_invocations()
             for account, outcome in run.outcomes().items()
             if outcome == "failed"
         )
         if set(failed) != {uninitialized, refused_account}:
             result.problems.append(f"accounts failed: {dict(failed)}")
+        return [result]
+
+
+# -- the dead-letter queue ------------------------------------------------------------------------
+
+
+def dead_letter(options: Options) -> list[Result]:
+    """A poison account (MGN refuses it on every request) and malformed work requests: each
+    goes to the dead-letter queue after maxReceiveCount deliveries, while every other account
+    drains through hand-ons; no other account ever fails or reaches the dead-letter queue."""
+    poison = "999999999999"  # configured, unknown to MGN: AccessDeniedException every time
+    healthy = (*THREE_ACCOUNTS, "444444444444")
+    max_receive_count = options.pick(3, MAX_RECEIVE_COUNT)
+    with _harness(
+        options,
+        "dead-letter",
+        accounts=healthy,
+        unknown_accounts=(poison,),
+        budget_ms=2_000,
+        max_receive_count=max_receive_count,
+    ) as h:
+        h.populate(options.pick(250, 1500), accounts=healthy)
+        malformed = [
+            "{not json",
+            json.dumps({"version": 99, "accountId": SECOND_ACCOUNT, "reason": "schedule"}),
+        ]
+        for index, body in enumerate(malformed):
+            h.cloud.sqs.send_message(
+                QueueUrl=h.cloud.work_queue_url,
+                MessageBody=body,
+                MessageGroupId=f"malformed-{index}",
+                MessageDeduplicationId=f"malformed-{index}",
+            )
+        h.drain(max_ticks=5)
+        # Then until the poison and the malformed requests have left the queue.
+        with contextlib.suppress(TimeoutError):
+            h.pump(quiet=False, timeout=60 + 10 * max_receive_count * h.visibility_timeout)
+        result = h.result()
+        letters = h.cloud.dead_letters()
+        poisoned = [letter for letter in letters if letter.group_id == poison]
+        bodies = {letter.body for letter in letters}
+        others = [
+            letter.group_id
+            for letter in letters
+            if letter.group_id != poison and letter.body not in malformed
+        ]
+        if len(poisoned) != h.ticks:
+            result.problems.append(
+                f"{len(poisoned)} of the poison account's {h.ticks} requests are dead letters"
+            )
+        if not set(malformed) <= bodies:
+            result.problems.append(f"malformed requests missing from the dead letters: {bodies}")
+        if others:
+            result.problems.append(f"requests of accounts {others} went to the dead-letter queue")
+        early = [letter for letter in letters if letter.receive_count < max_receive_count]
+        if early:
+            result.problems.append(f"{len(early)} dead letters were delivered too few times")
+        failed = {
+            account
+            for run in h.worker_invocations()
+            for account, outcome in run.outcomes().items()
+            if outcome == "failed"
+        }
+        if failed != {poison}:
+            result.problems.append(f"accounts failed: {sorted(failed)}")
+        bad = sum(run.counter("BadMessages") for run in h.worker_invocations())
+        if bad < len(malformed) * max_receive_count:
+            result.problems.append(f"only {bad} deliveries of malformed requests were refused")
+        if not result.hand_ons:
+            result.problems.append("no backlog was handed on: the budget is too generous")
         return [result]
 
 
@@ -395,13 +608,14 @@ def _check_details(h: Harness, result: Result) -> list[str]:
 
 SCENARIOS = [
     Scenario("crash", "no loss, duplicates only from crashes, one page each", crash),
-    Scenario("overlap", "concurrent invocations never export an item twice", overlap),
-    Scenario("deadline", "every invocation returns in time and makes progress", deadline),
+    Scenario("overlap", "one worker per account at a time; no item exported twice", overlap),
+    Scenario("deadline", "every invocation returns in time; hand-ons drain the rest", deadline),
     Scenario("throttling", "no loss under a throttling storm", throttling),
     Scenario("server-errors", "no loss under 5xx, resets, slow answers", server_errors),
     Scenario("partial-failures", "no loss under PutEvents partial failures", partial_failures),
     Scenario("log-rejections", "no loss when PutLogEvents rejects events", log_rejections),
     Scenario("limits", "every batch within the service limits", limits),
     Scenario("bad-input", "bad items exported; one failure stops nothing else", bad_input),
+    Scenario("dead-letter", "poison account and malformed requests end in the DLQ", dead_letter),
 ]
 BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
