@@ -22,9 +22,10 @@ def parse_args(argv: list[str] | None) -> Options:
     parser = argparse.ArgumentParser(
         prog="python -m sandbox",
         description="Deploy the stack into moto (in process, 127.0.0.1), feed it a simulated MGN "
-        "migration programme from the MGN emulator, run the deployed exporter on the "
-        "schedule's ticks, show the events, alerts, log lines and saved queries, and check "
-        "that every item reached EventBridge and the log group exactly once.",
+        "migration programme from the MGN emulator, run the deployed dispatcher on the "
+        "schedule's ticks and the deployed worker on its work queue, show the events, alerts, "
+        "log lines and saved queries, and check that every item reached EventBridge and the "
+        "log group exactly once.",
     )
     world = parser.add_argument_group("the simulated programme")
     world.add_argument(
@@ -82,7 +83,14 @@ def parse_args(argv: list[str] | None) -> Options:
         "--function-timeout",
         type=float,
         default=defaults.function_timeout,
-        help="deadline of each invocation, seconds (at most the deployed Timeout)",
+        help="deadline of each invocation, seconds (at most the function's deployed Timeout)",
+    )
+    run_group.add_argument(
+        "--workers",
+        type=int,
+        default=defaults.workers,
+        help="worker environments polling the work queue at once, at most the deployed "
+        "mapping's MaximumConcurrency (default 2, for a 2-core machine)",
     )
     run_group.add_argument(
         "--cdk-out",
@@ -117,6 +125,7 @@ def parse_args(argv: list[str] | None) -> Options:
         page_size=args.page_size,
         token_ttl=args.token_ttl,
         function_timeout=args.function_timeout,
+        workers=args.workers,
         cdk_out=args.cdk_out,
         skip_synth=args.skip_synth,
         keep_running=args.keep_running,
@@ -138,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         outcome = run(options, sys.stdout, stop)
     except KeyboardInterrupt:
-        print("\nInterrupted: moto, the MGN emulator and the function were stopped.", flush=True)
+        print("\nInterrupted: moto, the MGN emulator and the functions were stopped.", flush=True)
         return 130
     except (SandboxError, ValueError) as exc:
         print(f"\nsandbox: {exc}", file=sys.stderr, flush=True)

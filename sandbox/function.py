@@ -1,13 +1,18 @@
-"""The deployed function, run outside moto: its code, its environment, a warm process.
+"""The deployed functions, run outside moto: their code, their environment, warm processes.
 
 moto's Lambda would need Docker to run code, so the sandbox does what Lambda does itself:
-it takes the deployed function's code package (from the bootstrap bucket, where the template
-points, checked against the function's CodeSha256), unzips it into a task root, and runs its
-``Handler`` in a long-lived subprocess (one "execution environment", warm between ticks) with
-the function's deployed Environment plus what Lambda and the sandbox add: region, dummy
+it takes each deployed function's code package (from the bootstrap bucket, where the template
+points, checked against that function's CodeSha256), unzips it into a task root (once per
+package: the dispatcher and the worker share one), and runs the function's ``Handler`` in a
+long-lived subprocess (one "execution environment", warm between invocations) with the
+function's deployed Environment plus what Lambda and the sandbox add: region, dummy
 credentials, and the endpoints of moto and the MGN emulator. Each invocation gets the
 standard context and a deadline; one that overruns it is killed, as Lambda kills a timed-out
 environment, and the next invocation starts a new one (a cold start).
+
+What an invocation did is read from its log lines, as an operator reads it in CloudWatch
+Logs: the functions log their summary as one Powertools JSON line ("Work dispatched",
+"Batch finished"); the worker's return value is only its partial batch response.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from typing import IO, Any
 
 from infra.local_deploy import local_session
 from sandbox.errors import SandboxError
-from sandbox.stack import DeployedStack
+from sandbox.stack import DeployedFunction, DeployedStack
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 INIT_TIMEOUT_SECONDS = 60.0
@@ -48,35 +53,67 @@ class Invocation:
     ok: bool
     duration_seconds: float
     cold: bool
-    result: dict[str, Any] = field(default_factory=dict)
+    result: dict[str, Any] = field(default_factory=dict)  # the handler's return value
     error: str | None = None
     log_lines: list[str] = field(default_factory=list)
 
+    def logged(self, message: str) -> dict[str, Any] | None:
+        """The last JSON log line whose ``message`` is ``message`` (a Powertools record)."""
+        return logged_record(self.log_lines, message)
 
-def extract_code(stack: DeployedStack, task_root: Path) -> Path:
-    """Unzip the deployed code package into ``task_root``; refuses a package that is not the
-    one the function was created from."""
+
+def logged_record(lines: list[str], message: str) -> dict[str, Any] | None:
+    found: dict[str, Any] | None = None
+    for line in lines:
+        if message not in line:
+            continue
+        try:
+            record: Any = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and record.get("message") == message:
+            found = record
+    return found
+
+
+def extract_code(stack: DeployedStack, workdir: Path) -> dict[str, Path]:
+    """Unzip each deployed code package once (``workdir/task``, ``task-2``...); returns each
+    function's task root. Refuses a package that is not the one its function was created
+    from: every function's CodeSha256 is checked."""
     s3 = local_session(stack.region).client("s3", endpoint_url=stack.endpoint_url)
-    body = s3.get_object(Bucket=stack.code_bucket, Key=stack.code_key)["Body"].read()
-    digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
-    if digest != stack.code_sha256:
-        raise SandboxError(
-            f"s3://{stack.code_bucket}/{stack.code_key} is not the deployed code "
-            f"(sha256 {digest}, the function has {stack.code_sha256})"
-        )
-    task_root.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(io.BytesIO(body)) as archive:
-        archive.extractall(task_root)
-    return task_root
+    roots: dict[str, Path] = {}
+    packages: dict[tuple[str, str], tuple[str, Path]] = {}  # location -> (sha256, task root)
+    for function in stack.functions:
+        location = (function.code_bucket, function.code_key)
+        if location not in packages:
+            body = s3.get_object(Bucket=location[0], Key=location[1])["Body"].read()
+            root = workdir / ("task" if not packages else f"task-{len(packages) + 1}")
+            root.mkdir(parents=True, exist_ok=True)
+            with zipfile.ZipFile(io.BytesIO(body)) as archive:
+                archive.extractall(root)
+            packages[location] = (base64.b64encode(hashlib.sha256(body).digest()).decode(), root)
+        digest, root = packages[location]
+        if digest != function.code_sha256:
+            raise SandboxError(
+                f"s3://{function.code_bucket}/{function.code_key} is not the deployed code of "
+                f"{function.name} (sha256 {digest}, the function has {function.code_sha256})"
+            )
+        roots[function.name] = root
+    return roots
 
 
 def function_environment(
-    stack: DeployedStack, *, task_root: Path, mgn_endpoint: str, log_stream: str
+    stack: DeployedStack,
+    function: DeployedFunction,
+    *,
+    task_root: Path,
+    mgn_endpoint: str,
+    log_stream: str,
 ) -> dict[str, str]:
     """The subprocess's whole environment: nothing of the caller's leaks in (no AWS profile or
     credentials of the user's can be read)."""
-    config = stack.function_config
-    logging_config = stack.function_logging_config
+    config = function.config
+    logging_config = function.logging_config
     library_path = sysconfig.get_path("purelib")
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -86,12 +123,12 @@ def function_environment(
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
         "LAMBDA_TASK_ROOT": str(task_root),
-        "_HANDLER": str(config["Handler"]),
+        "_HANDLER": function.handler,
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{config.get('Runtime', 'python3.12')}",
-        "AWS_LAMBDA_FUNCTION_NAME": stack.function_name,
+        "AWS_LAMBDA_FUNCTION_NAME": function.name,
         "AWS_LAMBDA_FUNCTION_VERSION": str(config.get("Version", "$LATEST")),
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.get("MemorySize", 128)),
-        "AWS_LAMBDA_LOG_GROUP_NAME": stack.function_log_group,
+        "AWS_LAMBDA_LOG_GROUP_NAME": function.log_group,
         "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
         "AWS_REGION": stack.region,
         "AWS_DEFAULT_REGION": stack.region,
@@ -106,15 +143,28 @@ def function_environment(
     if logging_config.get("LogFormat") == "JSON":
         env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
         env["AWS_LAMBDA_LOG_LEVEL"] = str(logging_config.get("ApplicationLogLevel", "INFO"))
-    env.update(stack.environment)
+    env.update(function.environment)
     return env
 
 
 class FunctionRunner:
-    """One warm execution environment of the deployed function, restarted after a timeout."""
+    """One warm execution environment of a deployed function, restarted after a timeout.
 
-    def __init__(self, stack: DeployedStack, *, task_root: Path, mgn_endpoint: str) -> None:
+    Not thread-safe: one invocation at a time, as Lambda gives an environment one at a time.
+    """
+
+    def __init__(
+        self,
+        stack: DeployedStack,
+        function: DeployedFunction,
+        *,
+        task_root: Path,
+        mgn_endpoint: str,
+        label: str,
+    ) -> None:
         self._stack = stack
+        self.function = function
+        self.label = label  # names its log files: "dispatcher", "worker-1"...
         self._task_root = task_root
         self._mgn_endpoint = mgn_endpoint
         self._process: subprocess.Popen[str] | None = None
@@ -129,22 +179,24 @@ class FunctionRunner:
         cold = self._process is None
         if cold:
             self._start()
-        assert self._process is not None and self._process.stdin is not None
+        # Kept: close() from another thread (Ctrl-C) may take the runner's reference away.
+        process = self._process
+        assert process is not None and process.stdin is not None
         request_id = str(uuid.uuid4())
         started = time.time()
         deadline_ms = int((started + budget_seconds) * 1000)
         request = {
             "requestId": request_id,
             "deadlineMs": deadline_ms,
-            "invokedFunctionArn": self._stack.function_arn,
+            "invokedFunctionArn": self.function.arn,
             "event": event,
         }
-        self._process.stdin.write(json.dumps(request) + "\n")
-        self._process.stdin.flush()
+        process.stdin.write(json.dumps(request) + "\n")
+        process.stdin.flush()
         response = self._next_response(budget_seconds + KILL_GRACE_SECONDS)
         duration = time.time() - started
         if response is None:
-            exit_code = self._process.poll()
+            exit_code = process.poll()
             error = (
                 f"Runtime exited with code {exit_code}"
                 if exit_code is not None
@@ -181,11 +233,12 @@ class FunctionRunner:
         self.log_stream = f"{day}/[$LATEST]{uuid.uuid4().hex}"
         env = function_environment(
             self._stack,
+            self.function,
             task_root=self._task_root,
             mgn_endpoint=self._mgn_endpoint,
             log_stream=self.log_stream,
         )
-        log_path = self._task_root.parent / f"function-{self.cold_starts}.log"
+        log_path = self._task_root.parent / f"{self.label}-{self.cold_starts}.log"
         self._log = log_path.open("w+b")
         self._log_offset = 0
         self._responses = queue.Queue()
@@ -204,7 +257,7 @@ class FunctionRunner:
         threading.Thread(
             target=_read_lines,
             args=(self._process.stdout, self._responses),
-            name="function-runner-reader",
+            name=f"{self.label}-reader",
             daemon=True,
         ).start()
         ready = self._next_response(INIT_TIMEOUT_SECONDS)
@@ -267,15 +320,17 @@ def _read_lines(stream: IO[str] | None, into: queue.Queue[dict[str, Any] | None]
 
 
 class FunctionLogs:
-    """The function's log lines into its deployed log group in moto, one stream per
-    execution environment, with Lambda's platform records around each invocation."""
+    """Each function's log lines into its deployed log group in moto, one stream per execution
+    environment, with Lambda's platform records around each invocation. Thread-safe: the
+    worker's environments publish from the pollers' threads."""
 
     def __init__(self, stack: DeployedStack) -> None:
-        self._group = stack.function_log_group
         self._logs = local_session(stack.region).client("logs", endpoint_url=stack.endpoint_url)
-        self._streams: set[str] = set()
+        self._streams: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
 
-    def publish(self, stream: str, invocation: Invocation) -> None:
+    def publish(self, runner: FunctionRunner, invocation: Invocation) -> None:
+        group, stream = runner.function.log_group, runner.log_stream or "sandbox"
         now_ms = int(time.time() * 1000)
         start_ms = now_ms - int(invocation.duration_seconds * 1000)
         status = (
@@ -299,12 +354,13 @@ class FunctionLogs:
                 ),
             ),
         ]
-        if stream not in self._streams:
-            with contextlib.suppress(self._logs.exceptions.ResourceAlreadyExistsException):
-                self._logs.create_log_stream(logGroupName=self._group, logStreamName=stream)
-            self._streams.add(stream)
+        with self._lock:
+            if (group, stream) not in self._streams:
+                with contextlib.suppress(self._logs.exceptions.ResourceAlreadyExistsException):
+                    self._logs.create_log_stream(logGroupName=group, logStreamName=stream)
+                self._streams.add((group, stream))
         self._logs.put_log_events(
-            logGroupName=self._group,
+            logGroupName=group,
             logStreamName=stream,
             logEvents=[{"timestamp": ts, "message": message} for ts, message in records],
         )

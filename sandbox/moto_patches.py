@@ -11,6 +11,19 @@
    from the event render empty), or the whole event as JSON without one, published to the
    topic, from where moto's SNS delivers to subscribers (SQS included). Other targets are
    left to moto.
+3. The worker's SQS event source mapping, kept as configuration only. moto creates the
+   stack's AWS::Lambda::EventSourceMapping and then, on every SendMessage to the work queue,
+   receives a batch itself and invokes the worker through its own Lambda, which needs Docker
+   (absent here): each dispatch would fail or hang, and moto would consume the messages the
+   sandbox's own poller (``esm_emulator``, see ``sandbox.drain``) must see. The patch lets
+   moto record the mapping, so that lambda ListEventSourceMappings shows it (the sandbox
+   reads its batch size, MaximumConcurrency and FunctionResponseTypes from there), but
+   detaches it from the queue (moto's ``Queue.lambda_event_source_mappings``), which is only
+   where moto's SendMessage looks for functions to invoke.
+4. Atomic DynamoDB item operations and SQS receives (``faultsuite.moto_fidelity``): the
+   sandbox runs workers concurrently, and moto's server evaluates a conditional write, or
+   marks a message received, in two steps, so two workers could both take one account's
+   lease or one message, which AWS never allows.
 """
 
 from __future__ import annotations
@@ -20,6 +33,8 @@ import importlib
 import json
 import re
 from typing import Any
+
+from faultsuite.moto_fidelity import atomic_dynamodb_items, atomic_sqs_queues
 
 _PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
 _applied = False
@@ -34,6 +49,9 @@ def apply() -> None:
 
     # Imported by name: tests/ is outside the type-checked packages.
     importlib.import_module("tests.moto_speedups").apply()
+    atomic_dynamodb_items()
+    atomic_sqs_queues()
+    _keep_event_source_mappings_as_configuration()
     original = Rule.send_to_targets
 
     def send_to_targets(
@@ -54,6 +72,30 @@ def apply() -> None:
 
     Rule.send_to_targets = send_to_targets  # type: ignore[assignment,method-assign]
     _applied = True
+
+
+def _keep_event_source_mappings_as_configuration() -> None:
+    from moto.awslambda.models import EventSourceMapping, LambdaBackend
+
+    original = LambdaBackend.create_event_source_mapping
+
+    def create_event_source_mapping(
+        self: LambdaBackend, spec: dict[str, Any]
+    ) -> EventSourceMapping:
+        mapping = original(self, spec)
+        detach_from_queue(self.account_id, self.region_name, mapping)
+        return mapping
+
+    LambdaBackend.create_event_source_mapping = create_event_source_mapping  # type: ignore[method-assign]
+
+
+def detach_from_queue(account_id: str, region: str, mapping: Any) -> None:
+    """Take an event source mapping off its SQS queue in moto (it stays in moto's Lambda)."""
+    from moto.sqs.models import sqs_backends
+
+    for queue in sqs_backends[account_id][region].queues.values():
+        if queue.queue_arn == mapping.event_source_arn:
+            queue.lambda_event_source_mappings.pop(mapping.function_arn, None)
 
 
 def _publish(target: dict[str, Any], event: dict[str, Any]) -> None:

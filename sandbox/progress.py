@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TextIO
@@ -9,12 +10,15 @@ from typing import TextIO
 COLUMNS = (
     ("tick", 8),
     ("simulated", 9),
-    ("MGN jobs", 9),
+    ("MGN jobs", 8),
     ("MGN items", 11),
-    ("exported", 9),
+    ("queued", 6),
+    ("batches", 7),
+    ("hand-ons", 8),
+    ("exported", 8),
     ("total", 7),
-    ("accounts", 16),
-    ("lag", 8),
+    ("accounts", 19),
+    ("lag", 6),
     ("took", 10),
 )
 
@@ -25,6 +29,9 @@ class TickRow:
     simulated: datetime
     jobs: str
     items: str
+    queued: str  # the accounts the dispatcher sent a work request for
+    batches: int  # worker invocations
+    hand_ons: int
     exported: int
     total: int
     accounts: str
@@ -51,16 +58,18 @@ class TickTable:
         self._out = out
         self._live = out.isatty()
         self._status_shown = False
+        self._lock = threading.Lock()  # the status line is updated from the pollers' threads
 
     def header(self) -> None:
         self._write_line("  ".join(f"{name:>{width}}" for name, width in COLUMNS))
 
-    def running(self, label: str, simulated: datetime) -> None:
+    def running(self, label: str, simulated: datetime, doing: str) -> None:
         """The in-place line of a tick in progress (terminals only)."""
         if self._live:
-            self._out.write(f"\r{label:>8}  {simulated:%H:%M:%S}  running the exporter...")
-            self._out.flush()
-            self._status_shown = True
+            with self._lock:
+                self._out.write(f"\r\x1b[2K{label:>8}  {simulated:%H:%M:%S}  {doing}...")
+                self._out.flush()
+                self._status_shown = True
 
     def row(self, row: TickRow) -> None:
         took = f"{row.took_seconds:.1f}s" + (f" {row.note}" if row.note else "")
@@ -69,6 +78,9 @@ class TickTable:
             f"{row.simulated:%H:%M:%S}",
             row.jobs,
             row.items,
+            row.queued,
+            str(row.batches),
+            str(row.hand_ons),
             f"{row.exported:,}",
             f"{row.total:,}",
             row.accounts,
@@ -87,8 +99,9 @@ class TickTable:
         self._write_line(" " * 10 + text)
 
     def _write_line(self, text: str) -> None:
-        if self._status_shown:
-            self._out.write("\r\x1b[2K")
-            self._status_shown = False
-        self._out.write(text + "\n")
-        self._out.flush()
+        with self._lock:
+            if self._status_shown:
+                self._out.write("\r\x1b[2K")
+                self._status_shown = False
+            self._out.write(text + "\n")
+            self._out.flush()

@@ -11,11 +11,13 @@ from typing import Any
 from infra.local_deploy import local_session
 from mgn_emulator.emulator import MgnEmulator
 from mgn_emulator.programme import Programme
+from sandbox.accounts import AccountRow
 from sandbox.capture import ALERT_SUBSCRIBER_NAME, Capture, LogRecord
 from sandbox.check import CheckResult, exactly_once
+from sandbox.drain import Batch
 from sandbox.printer import Printer
 from sandbox.queries import QueryRun, run_saved_queries
-from sandbox.stack import DeployedStack
+from sandbox.stack import DeployedFunction, DeployedStack
 from sandbox.summary import (
     RuleMatches,
     alert_lines,
@@ -23,7 +25,12 @@ from sandbox.summary import (
     query_lines,
     sample_log_lines,
 )
-from sandbox.ticks import TickHistory
+from sandbox.ticks import TickHistory, TickRecord
+
+
+def exporter_events(stack: DeployedStack, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events the stack's functions put on the bus (not the sandbox's or anyone else's)."""
+    return [e for e in events if e.get("source") == stack.event_source]
 
 
 def show_results(
@@ -33,22 +40,24 @@ def show_results(
     programme: Programme,
     history: TickHistory,
     emulator: MgnEmulator,
+    accounts: list[AccountRow],
+    records: list[LogRecord],
 ) -> tuple[CheckResult, dict[str, Any]]:
+    """Shows the results; `records` are the event log group's lines, as read after the ticks."""
     from moto.events.models import EventPattern
 
     events = capture.bus_events()
-    exporter_events = [e for e in events if e.get("source") == stack.event_source]
+    ours = exporter_events(stack, events)
     matches = []
     for rule in stack.alert_rules:
         # moto's own matcher: the same one that routed the events to the rules' targets.
         pattern = EventPattern.load(json.dumps(rule.pattern))
-        matched = [e for e in exporter_events if pattern.matches_event(e)]  # type: ignore[arg-type]
+        matched = [e for e in ours if pattern.matches_event(e)]  # type: ignore[arg-type]
         matches.append(RuleMatches(rule, tuple(str(e["detail"].get("event")) for e in matched)))
     messages = capture.alert_messages()
     say.line(f"Alert rules on {stack.bus_name}, to the alert topic:", 1)
     say.lines(alert_lines(matches, messages, ALERT_SUBSCRIBER_NAME), indent=2)
 
-    records = capture.log_records()
     streams = sorted({r.stream for r in records})
     say.line(
         f"Event log group {stack.event_log_group}: {len(records):,} lines in "
@@ -66,15 +75,13 @@ def show_results(
     )
     say.lines(query_lines(runs), indent=2)
 
-    function_lines = [r.message for r in capture.log_records(stack.function_log_group)]
-    say.line("Function log group (what Lambda would have written):", 1)
-    say.lines(
-        function_log_lines(stack.function_log_group, function_lines, history.account_errors()),
-        indent=2,
-    )
+    say.line("Function log groups (what Lambda would have written):", 1)
+    for function, errors in ((stack.dispatcher, {}), (stack.worker, history.account_errors())):
+        lines = [r.message for r in capture.log_records(function.log_group)]
+        say.lines(function_log_lines(function.log_group, lines, errors), indent=2)
     calls = history.api_calls()
     say.line(
-        f"Exporter API calls: {sum(calls.values()):,} ("
+        f"The functions' API calls: {sum(calls.values()):,} ("
         + ", ".join(f"{name} {n}" for name, n in calls.most_common())
         + ")",
         1,
@@ -83,18 +90,14 @@ def show_results(
     faults = emulator.injected_faults
     if counters:
         say.line(
-            "Exporter counters: " + ", ".join(f"{k} {v}" for k, v in sorted(counters.items())), 1
+            "Worker counters: " + ", ".join(f"{k} {v}" for k, v in sorted(counters.items())), 1
         )
     if faults:
         say.line(
             "MGN emulator faults answered: " + ", ".join(f"{k} {v}" for k, v in faults.items()), 1
         )
 
-    check = exactly_once(
-        programme,
-        [e["detail"] for e in exporter_events],
-        [r.detail for r in records],
-    )
+    check = exactly_once(programme, [e["detail"] for e in ours], [r.detail for r in records])
     report: dict[str, Any] = {
         "deployment": {
             "stack": stack.deployment.stack_name,
@@ -106,19 +109,13 @@ def show_results(
             "jobs": len(programme.jobs),
             "items": programme.item_count,
         },
-        "ticks": [
-            {
-                "label": r.label,
-                "simulated": r.simulated.isoformat(),
-                "ok": r.invocation.ok,
-                "error": r.invocation.error,
-                "itemsExported": r.report.get("itemsExported", 0),
-                "accounts": r.report.get("accounts", []),
-                "counters": r.report.get("counters", {}),
-                "seconds": round(r.invocation.duration_seconds, 2),
-            }
-            for r in history.records
-        ],
+        "functions": {
+            "dispatcher": _function_report(stack.dispatcher),
+            "worker": _function_report(stack.worker),
+        },
+        "mapping": asdict(stack.mapping),
+        "ticks": [_tick_report(r) for r in history.records],
+        "accounts": [asdict(row) for row in accounts],
         "busEvents": len(events),
         "alerts": {
             "rules": {m.rule.label: Counter(m.events) for m in matches},
@@ -134,6 +131,55 @@ def show_results(
         "check": asdict(check) | {"passed": check.passed},
     }
     return check, report
+
+
+def _function_report(function: DeployedFunction) -> dict[str, Any]:
+    return {
+        "name": function.name,
+        "handler": function.handler,
+        "timeout": function.timeout_seconds,
+        "logGroup": function.log_group,
+    }
+
+
+def _tick_report(record: TickRecord) -> dict[str, Any]:
+    return {
+        "label": record.label,
+        "simulated": record.simulated.isoformat(),
+        "dispatch": {
+            "ok": record.dispatch.ok,
+            "error": record.dispatch.error,
+            "accountsDispatched": record.accounts_dispatched,
+            "seconds": round(record.dispatch.duration_seconds, 2),
+        },
+        "batches": [_batch_report(batch) for batch in record.batches],
+        "itemsExported": record.items_exported,
+        "handOns": record.hand_ons,
+        "accounts": record.account_states(),
+        "waiting": record.drain.waiting,
+        "deadLetters": record.drain.dead_letters,
+        "queue": {"visible": record.drain.visible, "inFlight": record.drain.in_flight},
+        "seconds": round(record.took_seconds, 2),
+    }
+
+
+def _batch_report(batch: Batch) -> dict[str, Any]:
+    summary = batch.summary or {}
+    return {
+        "ok": batch.invocation.ok,
+        "error": batch.invocation.error,
+        "records": [
+            {"messageId": message_id, "account": account, "failed": message_id in batch.failed_ids}
+            for message_id, account in zip(batch.message_ids, batch.accounts, strict=True)
+        ],
+        "response": batch.invocation.result,
+        "logged": summary is not None,
+        "itemsExported": batch.items_exported,
+        "accounts": batch.reported,
+        "handedOn": batch.handed_on,
+        "counters": summary.get("counters", {}),
+        "seconds": round(batch.invocation.duration_seconds, 2),
+    }
 
 
 def _queries(stack: DeployedStack, records: list[LogRecord]) -> list[QueryRun]:

@@ -16,12 +16,14 @@ from infra.local_deploy import LocalDeployment, deploy_assembly, moto_server
 from mgn_emulator.emulator import MgnEmulator
 from mgn_emulator.programme import Programme, ProgrammeSpec, generate_programme
 from sandbox import moto_patches
+from sandbox.accounts import account_lines, account_rows, checkpoint_open_jobs, queue_line
 from sandbox.capture import ALERT_SUBSCRIBER_NAME, CAPTURE_NAME, Capture
+from sandbox.drain import stack_drain
 from sandbox.errors import SandboxError
 from sandbox.function import FunctionLogs, FunctionRunner, extract_code
 from sandbox.printer import Printer
 from sandbox.progress import TickTable
-from sandbox.results import show_results
+from sandbox.results import exporter_events, show_results
 from sandbox.simulation import TimePlan, plan_time
 from sandbox.stack import DeployedStack, describe_stack
 from sandbox.summary import (
@@ -32,6 +34,14 @@ from sandbox.synth import synthesize
 from sandbox.ticks import TickLoop
 
 REGION = "us-east-1"
+# A tick's drain that takes longer than this is a defect (a queue that never settles).
+DRAIN_TIMEOUT_SECONDS = 900.0
+TICK_LEGEND = [
+    "queued: accounts the dispatcher sent a work request for; batches: worker invocations; "
+    "hand-ons: continuation requests",
+    "for a backlog left at a deadline; accounts: each account's last outcome in the tick "
+    "(waiting: a failed record of it waits for its retry)",
+]
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,12 @@ class Options:
     page_size: int | None = None
     token_ttl: float = 3600.0
     function_timeout: float = 60.0
+    # Worker environments polling the work queue at once (at most the mapping's
+    # MaximumConcurrency): 2 keeps a 2-core machine responsive.
+    workers: int = 2
     max_drains: int = 3
+    # How long a drain tick waits for the retry of a failed record of an account it must export.
+    retry_wait_seconds: float = 120.0
     cdk_out: Path | None = None
     skip_synth: bool = False
     keep_running: bool = False
@@ -116,37 +131,84 @@ def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> O
         playback = emulator.play(programme)
         _show_programme(say, emulator, programme, plan, options)
 
-        task_root = extract_code(stack, workdir / "task")
-        runner = FunctionRunner(stack, task_root=task_root, mgn_endpoint=emulator.endpoint_url)
-        resources.callback(runner.close)
-        budget = min(float(stack.function_config.get("Timeout", 300)), options.function_timeout)
-        say.step(
-            f"Running the deployed function's code ({stack.function_config['Handler']}, from "
-            f"s3://{stack.code_bucket}/{stack.code_key[:12]}..., CodeSha256 checked) on the "
-            f"schedule's ticks, {budget:.0f} s deadline each"
+        roots = extract_code(stack, workdir)
+        dispatcher = FunctionRunner(
+            stack,
+            stack.dispatcher,
+            task_root=roots[stack.dispatcher.name],
+            mgn_endpoint=emulator.endpoint_url,
+            label="dispatcher",
         )
+        resources.callback(dispatcher.close)
+        workers = [
+            FunctionRunner(
+                stack,
+                stack.worker,
+                task_root=roots[stack.worker.name],
+                mgn_endpoint=emulator.endpoint_url,
+                label=f"worker-{slot}",
+            )
+            for slot in range(1, worker_count(options, stack) + 1)
+        ]
+        for worker in workers:
+            resources.callback(worker.close)
+        dispatcher_budget = min(stack.dispatcher.timeout_seconds, options.function_timeout)
+        worker_budget = min(stack.worker.timeout_seconds, options.function_timeout)
+        _show_functions(say, stack, options, len(workers), dispatcher_budget, worker_budget)
+        function_logs = FunctionLogs(stack)
         history = TickLoop(
             stack=stack,
             emulator=emulator,
             playback=playback,
             plan=plan,
-            runner=runner,
-            function_logs=FunctionLogs(stack),
+            dispatcher=dispatcher,
+            drain=stack_drain(
+                stack, workers, function_logs=function_logs, budget_seconds=worker_budget
+            ),
+            function_logs=function_logs,
             table=TickTable(out),
-            budget_seconds=budget,
+            dispatcher_budget_seconds=dispatcher_budget,
+            drain_timeout_seconds=DRAIN_TIMEOUT_SECONDS + options.retry_wait_seconds,
+            retry_wait_seconds=options.retry_wait_seconds,
             max_drains=options.max_drains,
         ).run()
-        if runner.handler_file:
-            say.line(f"handler imported from the extracted package: {runner.handler_file}", 1)
+        say.lines(TICK_LEGEND, indent=1)
+        handler_files = {r.handler_file for r in [dispatcher, *workers] if r.handler_file}
+        for handler_file in sorted(handler_files):
+            say.line(f"handlers imported from the extracted package: {handler_file}", 1)
+
+        records = capture.log_records()
+        accounts = account_rows(
+            programme=programme,
+            own_account=stack.account_id,
+            history=history,
+            bus_details=[e["detail"] for e in exporter_events(stack, capture.bus_events())],
+            log_details=[r.detail for r in records],
+            open_jobs=checkpoint_open_jobs(stack),
+            last_drain=history.records[-1].drain if history.records else None,
+        )
+        say.line("Per account at the end (items exported to each sink; what the workers did):", 1)
+        say.lines(account_lines(accounts), indent=2)
+        say.line(
+            queue_line(
+                history.records[-1].drain if history.records else None,
+                stack.worker.environment.get("RETRY_BACKOFF_SECONDS"),
+            ),
+            2,
+        )
 
         say.step("Results")
-        check, report = show_results(say, stack, capture, programme, history, emulator)
+        check, report = show_results(
+            say, stack, capture, programme, history, emulator, accounts, records
+        )
         elapsed = time.monotonic() - started
+        cold_starts = sum(r.cold_starts for r in [dispatcher, *workers])
         say.line()
         say.lines(check_lines(check), indent=0)
         say.line(
             f"Sandbox: {len(history.records)} ticks ({history.drains} drain), "
-            f"{runner.cold_starts} cold start(s), {elapsed:.1f} s"
+            f"{len(history.batches)} worker invocations, {cold_starts} cold starts, "
+            f"{elapsed:.1f} s"
         )
         report.update(
             passed=check.passed,
@@ -161,8 +223,17 @@ def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> O
     return outcome
 
 
+def worker_count(options: Options, stack: DeployedStack) -> int:
+    """The pollers: the sandbox's --workers, within the mapping's MaximumConcurrency."""
+    if options.workers < 1:
+        raise SandboxError("--workers must be at least 1")
+    cap = stack.mapping.max_concurrency
+    return min(options.workers, cap) if cap else options.workers
+
+
 def _plan(options: Options, stack: DeployedStack) -> TimePlan:
-    env = stack.environment
+    # The worker reads MGN; its discovery overlap and backfill bound the simulated window.
+    env = stack.worker.environment
     return plan_time(
         now=datetime.now(UTC),
         ticks=options.ticks,
@@ -184,9 +255,22 @@ def _show_deployment(
     )
     say.lines(dropped_lines(deployment.dropped), indent=2)
     schedule = stack.schedule.expression if stack.schedule else "none"
+    mapping = stack.mapping
     say.line(
-        f"function {stack.function_name} (schedule {schedule}), bus {stack.bus_name}, "
-        f"log group {stack.event_log_group}, table {stack.table_name}",
+        f"dispatcher {stack.dispatcher.name} (schedule {schedule}) -> work queue "
+        f"{_queue_name(stack.work_queue_url)} (dead-letter queue "
+        f"{_queue_name(stack.dead_letter_queue_url)})",
+        1,
+    )
+    say.line(
+        f"-> event source mapping (batch {mapping.batch_size}, "
+        f"{'ReportBatchItemFailures' if mapping.report_batch_item_failures else 'whole batches'}"
+        f", MaximumConcurrency {mapping.max_concurrency or 'none'}) -> worker "
+        f"{stack.worker.name}",
+        1,
+    )
+    say.line(
+        f"bus {stack.bus_name}, log group {stack.event_log_group}, table {stack.table_name}",
         1,
     )
     say.line(
@@ -194,6 +278,38 @@ def _show_deployment(
         f"SQS {ALERT_SUBSCRIBER_NAME} subscribed to the alert topic",
         1,
     )
+
+
+def _show_functions(
+    say: Printer,
+    stack: DeployedStack,
+    options: Options,
+    workers: int,
+    dispatcher_budget: float,
+    worker_budget: float,
+) -> None:
+    worker = stack.worker
+    say.step(
+        f"Running the deployed functions' code (from s3://{worker.code_bucket}/"
+        f"{worker.code_key[:12]}..., CodeSha256 of both checked) on the schedule's ticks"
+    )
+    say.line(
+        f"each tick: the dispatcher ({stack.dispatcher.handler}, {dispatcher_budget:.0f} s "
+        f"deadline) gets the Scheduled Event, then the work queue is drained by {workers} "
+        f"worker environment{'s' if workers != 1 else ''} ({worker.handler}, "
+        f"{worker_budget:.0f} s deadline) until only retries are left",
+        1,
+    )
+    cap = stack.mapping.max_concurrency
+    say.line(
+        f"{workers} at once: the mapping allows {cap or 'any number'}, the sandbox runs "
+        f"--workers {options.workers} (default 2, for a 2-core machine)",
+        1,
+    )
+
+
+def _queue_name(url: str) -> str:
+    return url.rsplit("/", 1)[-1]
 
 
 def _show_programme(
@@ -261,11 +377,17 @@ def _keep_running(
             "export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
             "unset AWS_PROFILE AWS_SESSION_TOKEN",
             f"# bus {stack.bus_name}, event log group {stack.event_log_group}",
-            f"# checkpoint table {stack.table_name}, function {stack.function_name}",
-            f"# function log group {stack.function_log_group}",
+            f"# checkpoint table {stack.table_name}",
+            f"# dispatcher {stack.dispatcher.name}, log group {stack.dispatcher.log_group}",
+            f"# worker {stack.worker.name}, log group {stack.worker.log_group}",
+            f"# work queue {stack.work_queue_url}",
+            f"# dead-letter queue {stack.dead_letter_queue_url}",
             f"aws logs filter-log-events --log-group-name {stack.event_log_group} --max-items 3",
             f"aws dynamodb scan --table-name {stack.table_name} --max-items 1",
             f"aws events list-rules --event-bus-name {stack.bus_name}",
+            f"aws lambda list-event-source-mappings --function-name {stack.worker.name}",
+            f"aws sqs get-queue-attributes --queue-url {stack.work_queue_url} "
+            "--attribute-names All",
             f"aws mgn describe-jobs --account-id {member} --max-items 3",
             f"aws mgn describe-job-log-items --account-id {member} --job-id <jobID>",
         ]

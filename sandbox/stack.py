@@ -1,5 +1,11 @@
 """The stack as deployed in moto: what the sandbox needs to know, read from moto and the template.
 
+The dispatcher and the worker (lambda GetFunction, and their template resources for the code
+package and logging configuration), the worker's event source mapping (lambda
+ListEventSourceMappings: the sandbox polls the work queue as it is configured), the queues,
+the bus, the alert rules, the schedule (the rule that targets the dispatcher) and the saved
+queries.
+
 Names come from the deployment (outputs, physical ids) and from moto's own APIs, never from
 the sandbox's assumptions, so that the sandbox runs whatever the CDK app synthesized.
 """
@@ -47,32 +53,69 @@ class SavedQuery:
 
 
 @dataclass(frozen=True)
+class DeployedFunction:
+    """One Lambda function as deployed: moto's configuration, and from the template its code
+    package and logging configuration (moto keeps neither as the template has them)."""
+
+    name: str
+    arn: str
+    config: dict[str, Any]  # lambda get_function's Configuration
+    log_group: str
+    logging_config: dict[str, Any]  # the template's LoggingConfig
+    code_sha256: str
+    code_bucket: str
+    code_key: str
+
+    @property
+    def handler(self) -> str:
+        return str(self.config["Handler"])
+
+    @property
+    def timeout_seconds(self) -> float:
+        return float(self.config.get("Timeout", 3))
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return dict(self.config.get("Environment", {}).get("Variables", {}))
+
+
+@dataclass(frozen=True)
+class WorkMapping:
+    """The worker's SQS event source mapping, as lambda list_event_source_mappings has it."""
+
+    uuid: str
+    queue_arn: str
+    batch_size: int
+    max_concurrency: int | None  # ScalingConfig.MaximumConcurrency; None: no cap
+    report_batch_item_failures: bool
+    state: str
+
+
+@dataclass(frozen=True)
 class DeployedStack:
     deployment: LocalDeployment
     template: dict[str, Any]
     endpoint_url: str
     region: str
     account_id: str
-    function_name: str
-    function_arn: str
-    function_config: dict[str, Any]
-    function_log_group: str
-    function_logging_config: dict[str, Any]  # the template's LoggingConfig
-    code_sha256: str
-    code_bucket: str
-    code_key: str
+    dispatcher: DeployedFunction
+    worker: DeployedFunction
+    mapping: WorkMapping
+    work_queue_url: str
+    work_queue_arn: str
+    dead_letter_queue_url: str
     bus_name: str
     event_source: str
     event_log_group: str
     table_name: str
     alert_topic_arn: str
     alert_rules: tuple[AlertRule, ...]
-    schedule: ScheduleRule | None
+    schedule: ScheduleRule | None  # the rule that targets the dispatcher
     saved_queries: tuple[SavedQuery, ...]
 
     @property
-    def environment(self) -> dict[str, str]:
-        return dict(self.function_config.get("Environment", {}).get("Variables", {}))
+    def functions(self) -> tuple[DeployedFunction, DeployedFunction]:
+        return (self.dispatcher, self.worker)
 
 
 def _stack_artifact(assembly_dir: Path, stack_name: str) -> dict[str, Any]:
@@ -125,21 +168,9 @@ def describe_stack(
     outputs = deployment.outputs
     ids = deployment.physical_ids
     lambda_client = session.client("lambda", endpoint_url=endpoint_url)
-    function = lambda_client.get_function(FunctionName=outputs["FunctionName"])
-    config = function["Configuration"]
-    account_id = config["FunctionArn"].split(":")[4]
-
-    (function_id,) = (
-        logical
-        for logical, resource in resources.items()
-        if resource["Type"] == "AWS::Lambda::Function"
-        and ids.get(logical) == config["FunctionName"]
-    )
-    code = resources[function_id]["Properties"]["Code"]
-    logging_config = resources[function_id]["Properties"].get("LoggingConfig", {})
-    function_log_group = _resolve(logging_config.get("LogGroup"), ids) or (
-        f"/aws/lambda/{config['FunctionName']}"
-    )
+    dispatcher = _function(lambda_client, outputs["DispatcherFunctionName"], resources, ids, region)
+    worker = _function(lambda_client, outputs["WorkerFunctionName"], resources, ids, region)
+    account_id = dispatcher.arn.split(":")[4]
     bus_name = outputs["EventBusName"]
     events = session.client("events", endpoint_url=endpoint_url)
     by_physical = {physical: logical for logical, physical in ids.items()}
@@ -149,14 +180,12 @@ def describe_stack(
         endpoint_url=endpoint_url,
         region=region,
         account_id=account_id,
-        function_name=config["FunctionName"],
-        function_arn=config["FunctionArn"],
-        function_config=dict(config),
-        function_log_group=function_log_group,
-        function_logging_config=dict(logging_config),
-        code_sha256=config["CodeSha256"],
-        code_bucket=_substitute(code["S3Bucket"], account_id, region),
-        code_key=_substitute(code["S3Key"], account_id, region),
+        dispatcher=dispatcher,
+        worker=worker,
+        mapping=_work_mapping(lambda_client, worker.name, outputs["WorkQueueArn"]),
+        work_queue_url=outputs["WorkQueueUrl"],
+        work_queue_arn=outputs["WorkQueueArn"],
+        dead_letter_queue_url=outputs["WorkDeadLetterQueueUrl"],
         bus_name=bus_name,
         event_source=outputs["EventSource"],
         event_log_group=outputs["EventLogGroupName"],
@@ -165,8 +194,63 @@ def describe_stack(
         alert_rules=_alert_rules(
             events, bus_name, by_physical, construct_labels(assembly_dir, deployment.stack_name)
         ),
-        schedule=_schedule(events, config["FunctionArn"]),
+        schedule=_schedule(events, dispatcher.arn),
         saved_queries=_saved_queries(resources, ids),
+    )
+
+
+def _function(
+    lambda_client: Any, name: str, resources: dict[str, Any], ids: dict[str, str], region: str
+) -> DeployedFunction:
+    """moto's configuration of the function, and its template resource's code and logging."""
+    config = lambda_client.get_function(FunctionName=name)["Configuration"]
+    account_id = config["FunctionArn"].split(":")[4]
+    (logical_id,) = (
+        logical
+        for logical, resource in resources.items()
+        if resource["Type"] == "AWS::Lambda::Function"
+        and ids.get(logical) == config["FunctionName"]
+    )
+    properties = resources[logical_id]["Properties"]
+    logging_config = dict(properties.get("LoggingConfig", {}))
+    code = properties["Code"]
+    return DeployedFunction(
+        name=config["FunctionName"],
+        arn=config["FunctionArn"],
+        config=dict(config),
+        log_group=_resolve(logging_config.get("LogGroup"), ids)
+        or f"/aws/lambda/{config['FunctionName']}",
+        logging_config=logging_config,
+        code_sha256=config["CodeSha256"],
+        code_bucket=_substitute(code["S3Bucket"], account_id, region),
+        code_key=_substitute(code["S3Key"], account_id, region),
+    )
+
+
+def _work_mapping(lambda_client: Any, worker_name: str, queue_arn: str) -> WorkMapping:
+    """The worker's mapping on the work queue: the sandbox polls the queue as it says."""
+    mappings = [
+        mapping
+        for mapping in lambda_client.list_event_source_mappings(FunctionName=worker_name)[
+            "EventSourceMappings"
+        ]
+        if mapping["EventSourceArn"] == queue_arn
+    ]
+    if len(mappings) != 1:
+        raise LookupError(
+            f"expected one event source mapping from {queue_arn} to {worker_name}, "
+            f"found {len(mappings)}"
+        )
+    (mapping,) = mappings
+    concurrency = (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency")
+    return WorkMapping(
+        uuid=str(mapping["UUID"]),
+        queue_arn=queue_arn,
+        batch_size=int(mapping.get("BatchSize") or 10),
+        max_concurrency=int(concurrency) if concurrency else None,
+        report_batch_item_failures="ReportBatchItemFailures"
+        in (mapping.get("FunctionResponseTypes") or []),
+        state=str(mapping.get("State", "")),
     )
 
 

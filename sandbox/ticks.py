@@ -1,28 +1,49 @@
-"""The schedule's ticks: move simulated time, reveal what happened, invoke the function.
+"""The schedule's ticks: move simulated time, reveal what happened, dispatch, drain the queue.
 
 Each tick is one firing of the deployed schedule rule: the emulator's clock moves to the
-tick's simulated time (revealing the jobs and items that have happened by then), then the
-deployed function is invoked with EventBridge's Scheduled Event payload and a deadline.
-After the last tick, extra "drain" ticks (simulated time no longer moves) run while the
-exporter reports work left over (a deadline hit, an account it could not read this time).
+tick's simulated time (revealing the jobs and items that have happened by then), the deployed
+dispatcher is invoked with EventBridge's Scheduled Event payload (it sends one work request
+per account to the FIFO work queue), and the work queue is drained by the worker's
+environments as its event source mapping would (``sandbox.drain``), hand-ons included, until
+nothing is left but failed records waiting for their retry.
+
+After the last tick, extra "drain" ticks (simulated time no longer moves) run while work is
+left over for an account whose items must be exported: its last outcome in the tick was not
+a complete export (a failure, a backlog), or its records wait for a retry. A drain tick waits
+for those retries (up to ``retry_wait_seconds``): the tick's new request for the account is
+held behind them in its message group.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from mgn_emulator.emulator import MgnEmulator
 from mgn_emulator.playback import Playback, PlaybackProgress
+from sandbox.drain import Batch, DrainResult, WorkQueueDrain
 from sandbox.function import FunctionLogs, FunctionRunner, Invocation
 from sandbox.progress import TickRow, TickTable
 from sandbox.simulation import TimePlan
 from sandbox.stack import DeployedStack
 
-OUTCOME_LABELS = {"exported": "ok", "failed": "failed", "skipped": "skipped"}
+WORK_DISPATCHED = "Work dispatched"
+# How an account's last outcome in a tick reads in the table.
+OUTCOME_LABELS = {
+    "exported": "ok",
+    "covered": "ok",
+    "failed": "failed",
+    "skipped": "skipped",
+    "not_started": "not started",
+}
+CELL_ORDER = ("ok", "failed", "waiting", "backlog", "skipped", "not started")
+# Outcomes of an account that an invocation worked on (it read or wrote the checkpoint).
+WORKED_ON = ("exported", "covered", "failed")
 
 
 @dataclass
@@ -30,12 +51,52 @@ class TickRecord:
     label: str
     simulated: datetime
     progress: PlaybackProgress
-    invocation: Invocation
+    dispatch: Invocation
+    drain: DrainResult
     lag_seconds: float | None
+    took_seconds: float
 
     @property
-    def report(self) -> dict[str, Any]:
-        return self.invocation.result
+    def dispatched(self) -> dict[str, Any] | None:
+        """What the dispatcher logged as "Work dispatched" (tick, accountsDispatched...)."""
+        return self.dispatch.logged(WORK_DISPATCHED)
+
+    @property
+    def accounts_dispatched(self) -> int | None:
+        dispatched = self.dispatched
+        return int(dispatched["accountsDispatched"]) if dispatched else None
+
+    @property
+    def batches(self) -> list[Batch]:
+        return self.drain.batches
+
+    @property
+    def items_exported(self) -> int:
+        return sum(batch.items_exported for batch in self.batches)
+
+    @property
+    def hand_ons(self) -> int:
+        return sum(len(batch.handed_on) for batch in self.batches)
+
+    def last_outcomes(self, outcome: str | None = None) -> dict[str, dict[str, Any]]:
+        """Each account's report (with `outcome`, if given) in the last batch of the tick that
+        reported on it."""
+        outcomes: dict[str, dict[str, Any]] = {}
+        for batch in self.batches:  # in the order the mapping answered them
+            for account in batch.reported:
+                if outcome is None or account.get("outcome") == outcome:
+                    outcomes[str(account.get("account_id"))] = account
+        return outcomes
+
+    def account_states(self) -> dict[str, str]:
+        """Each account's state at the end of the tick, as the table shows it."""
+        states: dict[str, str] = {}
+        for account, report in self.last_outcomes().items():
+            label = OUTCOME_LABELS.get(str(report.get("outcome")), str(report.get("outcome")))
+            states[account] = "backlog" if label == "ok" and report.get("backlog") else label
+        for account in self.drain.waiting:
+            states.setdefault(account, "waiting")
+        return states
 
 
 @dataclass
@@ -44,32 +105,53 @@ class TickHistory:
 
     @property
     def items_exported(self) -> int:
-        return sum(int(r.report.get("itemsExported", 0)) for r in self.records)
+        return sum(r.items_exported for r in self.records)
 
     @property
     def drains(self) -> int:
         return sum(1 for r in self.records if r.label.startswith("+"))
 
+    @property
+    def batches(self) -> list[Batch]:
+        return [batch for record in self.records for batch in record.batches]
+
     def api_calls(self) -> Counter[str]:
+        """Every AWS call the functions made, as they logged them."""
         calls: Counter[str] = Counter()
         for record in self.records:
-            calls.update(record.report.get("apiCalls", {}))
+            calls.update((record.dispatched or {}).get("apiCalls", {}))
+            for batch in record.batches:
+                calls.update((batch.summary or {}).get("apiCalls", {}))
         return calls
 
     def counters(self) -> Counter[str]:
         counters: Counter[str] = Counter()
-        for record in self.records:
-            counters.update(record.report.get("counters", {}))
+        for batch in self.batches:
+            counters.update((batch.summary or {}).get("counters", {}))
         return counters
 
     def account_errors(self) -> dict[str, str]:
-        """The last error of each account that failed in some tick."""
+        """The last error of each account that failed in some batch."""
         errors: dict[str, str] = {}
-        for record in self.records:
-            for account in record.report.get("accounts", []):
+        for batch in self.batches:
+            for account in batch.reported:
                 if account.get("error"):
                     errors[str(account["account_id"])] = str(account["error"])
         return errors
+
+    def per_account(self) -> dict[str, Counter[str]]:
+        """account -> invocations that worked on it, hand-ons, failed exports."""
+        stats: dict[str, Counter[str]] = {}
+        for batch in self.batches:
+            for account in batch.reported:
+                counts = stats.setdefault(str(account.get("account_id")), Counter())
+                if account.get("outcome") in WORKED_ON:
+                    counts["invocations"] += 1
+                if account.get("outcome") == "failed":
+                    counts["failures"] += 1
+            for account_id in batch.handed_on:
+                stats.setdefault(account_id, Counter())["hand_ons"] += 1
+        return stats
 
 
 def scheduled_event(stack: DeployedStack, now: datetime) -> dict[str, Any]:
@@ -87,6 +169,17 @@ def scheduled_event(stack: DeployedStack, now: datetime) -> dict[str, Any]:
     }
 
 
+def batch_lag(batch: Batch, simulated: datetime) -> float | None:
+    """How far behind simulated "now" the oldest item the batch exported was. The worker
+    measures lag on the real clock, which is ahead of the simulated one by (invocation's real
+    start - simulated now): that distance is not lag."""
+    summary = batch.summary or {}
+    if not summary.get("itemsExported"):
+        return None
+    ahead = (batch.started_at - simulated).total_seconds()
+    return float(summary.get("maxLagSeconds", 0.0)) - ahead
+
+
 class TickLoop:
     def __init__(
         self,
@@ -95,22 +188,29 @@ class TickLoop:
         emulator: MgnEmulator,
         playback: Playback,
         plan: TimePlan,
-        runner: FunctionRunner,
+        dispatcher: FunctionRunner,
+        drain: WorkQueueDrain,
         function_logs: FunctionLogs,
         table: TickTable,
-        budget_seconds: float,
+        dispatcher_budget_seconds: float,
+        drain_timeout_seconds: float,
+        retry_wait_seconds: float,
         max_drains: int,
     ) -> None:
         self._stack = stack
         self._emulator = emulator
         self._playback = playback
         self._plan = plan
-        self._runner = runner
+        self._dispatcher = dispatcher
+        self._drain = drain
         self._function_logs = function_logs
         self._table = table
-        self._budget = budget_seconds
+        self._dispatcher_budget = dispatcher_budget_seconds
+        self._drain_timeout = drain_timeout_seconds
+        self._retry_wait = retry_wait_seconds
         self._max_drains = max_drains
         self._exported_accounts = set(playback.programme.exported_accounts)
+        self._last_event_time: str | None = None
 
     def run(self) -> TickHistory:
         history = TickHistory()
@@ -118,66 +218,121 @@ class TickLoop:
         for tick in range(1, self._plan.ticks + 1):
             history.records.append(self._tick(f"{tick}/{self._plan.ticks}", tick, history))
         drains = 0
-        while not self._caught_up(history.records[-1]) and drains < self._max_drains:
+        while (
+            not caught_up(history.records[-1], self._exported_accounts)
+            and drains < self._max_drains
+        ):
             drains += 1
-            history.records.append(self._tick(f"+{drains}", self._plan.ticks, history))
+            history.records.append(
+                self._tick(f"+{drains}", self._plan.ticks, history, wait_for_retries=True)
+            )
         return history
 
-    def _tick(self, label: str, tick: int, history: TickHistory) -> TickRecord:
+    def _tick(
+        self, label: str, tick: int, history: TickHistory, *, wait_for_retries: bool = False
+    ) -> TickRecord:
         simulated = self._plan.tick_time(tick)
         self._emulator.set_now(simulated)
         progress = self._playback.reveal_until(simulated)
-        self._table.running(label, simulated)
-        real_start = datetime.now(UTC)
-        invocation = self._runner.invoke(scheduled_event(self._stack, real_start), self._budget)
-        self._function_logs.publish(self._runner.log_stream or "sandbox", invocation)
-        report = invocation.result
-        exported = int(report.get("itemsExported", 0))
-        # The exporter measures lag on the real clock; the simulated clock is behind it by
-        # (real start - simulated now), which is not lag.
-        lag = (
-            float(report.get("maxLagSeconds", 0.0)) - (real_start - simulated).total_seconds()
-            if exported
-            else None
+        self._table.running(label, simulated, "dispatching")
+        started = time.monotonic()
+        dispatch = self._dispatcher.invoke(
+            scheduled_event(self._stack, self._event_time()), self._dispatcher_budget
         )
-        record = TickRecord(label, simulated, progress, invocation, lag)
-        total = history.items_exported + exported
-        self._table.row(
-            TickRow(
-                label=label,
-                simulated=simulated,
-                jobs=f"{progress.jobs_created}/{progress.jobs_total}",
-                items=f"{progress.items_revealed}/{progress.items_total}",
-                exported=exported,
-                total=total,
-                accounts=self._accounts_cell(invocation),
-                lag_seconds=lag,
-                took_seconds=invocation.duration_seconds,
-                note="cold" if invocation.cold else "",
+        self._function_logs.publish(self._dispatcher, dispatch)
+        self._table.running(label, simulated, "draining the work queue")
+        answered: list[Batch] = []
+
+        def show(batch: Batch) -> None:
+            answered.append(batch)
+            items = sum(b.items_exported for b in answered)
+            self._table.running(
+                label,
+                simulated,
+                f"draining the work queue: {len(answered)} batches, {items:,} items exported",
             )
+
+        drain = self._drain.run(
+            timeout=self._drain_timeout,
+            wait_for=self._exported_accounts if wait_for_retries else (),
+            retry_wait_seconds=self._retry_wait if wait_for_retries else 0.0,
+            on_batch=show,
         )
-        if invocation.error:
-            self._table.note(f"the invocation failed: {invocation.error}")
+        lags = [lag for batch in drain.batches if (lag := batch_lag(batch, simulated)) is not None]
+        record = TickRecord(
+            label=label,
+            simulated=simulated,
+            progress=progress,
+            dispatch=dispatch,
+            drain=drain,
+            lag_seconds=max(lags) if lags else None,
+            took_seconds=time.monotonic() - started,
+        )
+        self._table.row(self._row(record, history))
+        if dispatch.error:
+            self._table.note(f"the dispatcher failed: {dispatch.error}")
+        for batch in drain.batches:
+            if batch.invocation.error:
+                self._table.note(
+                    f"a worker invocation failed ({len(batch.message_ids)} records come back "
+                    f"after the queue's visibility timeout): {batch.invocation.error}"
+                )
+        if drain.waited_for_retries:
+            self._table.note(f"waited {drain.seconds:.0f} s for the retries of failed records")
         return record
 
-    def _accounts_cell(self, invocation: Invocation) -> str:
-        if not invocation.ok:
-            return "run failed"
-        outcomes = Counter(
-            OUTCOME_LABELS.get(str(a.get("outcome")), str(a.get("outcome")))
-            for a in invocation.result.get("accounts", [])
+    def _row(self, record: TickRecord, history: TickHistory) -> TickRow:
+        cold = int(record.dispatch.cold) + sum(b.invocation.cold for b in record.batches)
+        dispatched = record.accounts_dispatched
+        return TickRow(
+            label=record.label,
+            simulated=record.simulated,
+            jobs=f"{record.progress.jobs_created}/{record.progress.jobs_total}",
+            items=f"{record.progress.items_revealed}/{record.progress.items_total}",
+            queued="failed" if dispatched is None else str(dispatched),
+            batches=len(record.batches),
+            hand_ons=record.hand_ons,
+            exported=record.items_exported,
+            total=history.items_exported + record.items_exported,
+            accounts=accounts_cell(record.account_states()),
+            lag_seconds=record.lag_seconds,
+            took_seconds=record.took_seconds,
+            note=f"{cold} cold" if cold else "",
         )
-        order = ("ok", "failed", "skipped", "not_started")
-        return ", ".join(f"{outcomes[name]} {name}" for name in order if outcomes[name])
 
-    def _caught_up(self, record: TickRecord) -> bool:
-        """Every readable account exported to the end of its logs, with the programme over."""
-        if not record.invocation.ok or not record.progress.finished:
-            return False
-        accounts = {str(a.get("account_id")): a for a in record.report.get("accounts", [])}
-        return all(
-            account in accounts
-            and accounts[account].get("outcome") == "exported"
-            and not accounts[account].get("backlog")
-            for account in self._exported_accounts
-        )
+    def _event_time(self) -> datetime:
+        """Now, in a later second than the previous tick's event: the dispatcher deduplicates
+        its requests by the event's time (to the second), and a schedule never fires twice in
+        one second."""
+        while True:
+            now = datetime.now(UTC)
+            stamp = now.strftime("%Y-%m-%dT%H:%M:%S")
+            if stamp != self._last_event_time:
+                self._last_event_time = stamp
+                return now
+            time.sleep(1.0 - now.microsecond / 1_000_000 + 0.01)
+
+
+def caught_up(record: TickRecord, exported_accounts: Collection[str]) -> bool:
+    """The programme is over and every readable account was exported to the end of its logs
+    in this tick: its last outcome a complete export (or one covered by it), no job left open
+    by its last export (a job whose read failed stays open for the next one), nothing of it
+    left waiting in the queue."""
+    if record.dispatched is None or not record.progress.finished:
+        return False
+    outcomes = record.last_outcomes()
+    exports = record.last_outcomes("exported")
+    return all(
+        account in outcomes
+        and outcomes[account].get("outcome") in ("exported", "covered")
+        and not outcomes[account].get("backlog")
+        and not exports.get(account, {}).get("jobs_open")
+        and account not in record.drain.waiting
+        for account in exported_accounts
+    )
+
+
+def accounts_cell(states: dict[str, str]) -> str:
+    counts = Counter(states.values())
+    order = [*CELL_ORDER, *sorted(set(counts) - set(CELL_ORDER))]
+    return ", ".join(f"{counts[name]} {name}" for name in order if counts[name]) or "-"

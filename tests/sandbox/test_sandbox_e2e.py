@@ -3,7 +3,7 @@
 keep-running mode and Ctrl-C.
 
 Not marked slow on purpose: CI (``make test``, which deselects ``slow``) must run them; the
-two take about 35 seconds.
+two take about a minute on an idle 2-core machine.
 """
 
 from __future__ import annotations
@@ -102,6 +102,7 @@ def test_small_world_passes_the_check_and_stays_up_for_exploring(
     try:
         moto_url = sandbox.expect(r"export AWS_ENDPOINT_URL=(\S+)", timeout=240).group(1)
         mgn_url = sandbox.expect(r"export AWS_ENDPOINT_URL_MGN=(\S+)", timeout=10).group(1)
+        worker = sandbox.expect(r"# worker (\S+),", timeout=10).group(1)
         output = "\n".join(sandbox.lines)
         report: dict[str, Any] = json.loads(report_path.read_text())
 
@@ -110,8 +111,49 @@ def test_small_world_passes_the_check_and_stays_up_for_exploring(
         assert (cdk_out / "manifest.json").is_file()
         assert report["deployment"]["created"] > 10
         assert "AWS::Logs::QueryDefinition" in report["deployment"]["dropped"]
-        assert [t["label"] for t in report["ticks"]][:4] == ["1/4", "2/4", "3/4", "4/4"]
-        assert all(t["ok"] for t in report["ticks"])
+        ticks = report["ticks"]
+        assert [t["label"] for t in ticks][:4] == ["1/4", "2/4", "3/4", "4/4"]
+
+        # Each tick the dispatcher sent a work request for every account, and the worker's
+        # environments drained them: the initialized accounts' every tick.
+        accounts = report["programme"]["accounts"]
+        (uninitialized,) = (a["account_id"] for a in accounts if not a["initialized"])
+        initialized = {a["account_id"] for a in accounts if a["initialized"]}
+        for tick in ticks:
+            assert tick["dispatch"]["ok"], tick["dispatch"]["error"]
+            assert tick["dispatch"]["accountsDispatched"] == len(accounts) == 3
+            assert tick["batches"] and all(b["ok"] and b["logged"] for b in tick["batches"])
+            worked_on = {a["account_id"] for b in tick["batches"] for a in b["accounts"]}
+            assert initialized <= worked_on
+            assert {a: tick["accounts"][a] for a in initialized} == dict.fromkeys(initialized, "ok")
+        assert report["mapping"]["batch_size"] == 10
+        assert report["mapping"]["report_batch_item_failures"] is True
+
+        # The uninitialized account's record was reported failed (batchItemFailures), alone:
+        # the others of its batch were deleted.
+        batches = [b for t in ticks for b in t["batches"]]
+        failed = [r for b in batches for r in b["records"] if r["failed"]]
+        assert failed and {r["account"] for r in failed} == {uninitialized}
+        first = next(b for b in batches if any(r["failed"] for r in b["records"]))
+        assert {f["itemIdentifier"] for f in first["response"]["batchItemFailures"]} == {
+            r["messageId"] for r in first["records"] if r["failed"]
+        }
+        assert {a["account_id"]: a["outcome"] for a in first["accounts"]}[uninitialized] == (
+            "failed"
+        )
+
+        # At the end only the uninitialized account has work left: waiting for its retry, or
+        # (on a slow machine) already in the dead-letter queue.
+        last = ticks[-1]
+        assert set(last["waiting"]) | set(last["deadLetters"]) == {uninitialized}
+        rows = {row["account_id"]: row for row in report["accounts"]}
+        for account in initialized:
+            row = rows[account]
+            assert row["on_bus"] == row["in_log_group"] == row["items_in_mgn"]
+            assert row["waiting"] == row["dead_letters"] == row["failures"] == 0
+            assert row["open_jobs"] == 0 and row["invocations"] >= 4
+        assert rows[uninitialized]["failures"] >= 1
+        assert "(uninitialized)" in output and "waiting for a retry" in output
 
         # Every item of the initialized accounts reached both sinks exactly once.
         check = report["check"]
@@ -139,6 +181,12 @@ def test_small_world_passes_the_check_and_stays_up_for_exploring(
             EventBusName="mgn-job-log-events"
         )["Rules"]
         assert len(rules) == len(report["alerts"]["rules"]) + 1  # + the sandbox's capture
+        assert worker == report["functions"]["worker"]["name"]
+        lambda_client = boto3.client("lambda", endpoint_url=moto_url, **kwargs)
+        (mapping,) = lambda_client.list_event_source_mappings(FunctionName=worker)[
+            "EventSourceMappings"
+        ]
+        assert mapping["ScalingConfig"] == {"MaximumConcurrency": 8}
         jobs = boto3.client("mgn", endpoint_url=mgn_url, **kwargs).describe_jobs(filters={})
         assert "items" in jobs
     finally:

@@ -1,21 +1,29 @@
-"""The sandbox's pure parts: simulated time, alert rendering, query analysis, the check."""
+"""The sandbox's pure parts: simulated time, alert rendering, query analysis, the check, what
+a tick's invocations logged, per-tick and per-account progress."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from infra.event_log import SAVED_QUERIES
+from mgn_emulator.playback import PlaybackProgress
 from mgn_emulator.programme import ProgrammeSpec, Timeline, generate_programme
+from sandbox.accounts import AccountRow, account_lines, queue_line
 from sandbox.check import exactly_once
+from sandbox.drain import Batch, DrainResult
 from sandbox.errors import SandboxError
+from sandbox.function import Invocation, logged_record
 from sandbox.moto_patches import render_target_input, render_template
 from sandbox.progress import human_duration
 from sandbox.queries import split_commands, unsupported_parts
+from sandbox.run import Options, worker_count
 from sandbox.simulation import plan_time
+from sandbox.ticks import TickHistory, TickRecord, accounts_cell, caught_up
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -139,3 +147,187 @@ def test_exactly_once_check_counts_duplicates_missing_unknown_and_mismatches() -
     assert (bus_result.missing, bus_result.duplicates, bus_result.unexpected) == (1, 1, 1)
     assert log_result.wrong_content == 1 and log_result.exactly_once is False
     assert bad.examples
+
+
+def _invocation(*lines: str, ok: bool = True, cold: bool = False) -> Invocation:
+    return Invocation("request", ok=ok, duration_seconds=0.1, cold=cold, log_lines=list(lines))
+
+
+def _batch_finished(accounts: list[dict[str, Any]], handed_on: tuple[str, ...] = ()) -> str:
+    return json.dumps(
+        {
+            "level": "INFO",
+            "message": "Batch finished",
+            "itemsExported": sum(a.get("items_exported", 0) for a in accounts),
+            "accounts": accounts,
+            "handedOn": list(handed_on),
+            "apiCalls": {"mgn.DescribeJobs": len(accounts)},
+        }
+    )
+
+
+def _report(account: str, outcome: str, items: int = 0, **extra: Any) -> dict[str, Any]:
+    return {"account_id": account, "outcome": outcome, "items_exported": items} | extra
+
+
+def _batch(
+    invocation: Invocation, accounts: list[str], failed: frozenset[str] = frozenset()
+) -> Batch:
+    ids = [f"m-{index}" for index in range(len(accounts))]
+    return Batch(
+        slot=0,
+        started_at=NOW,
+        invocation=invocation,
+        message_ids=ids,
+        accounts=list(accounts),
+        failed_ids={i for i, a in zip(ids, accounts, strict=True) if a in failed},
+    )
+
+
+def _tick(batches: list[Batch], waiting: dict[str, int], *, finished: bool = True) -> TickRecord:
+    dispatched = json.dumps({"message": "Work dispatched", "accountsDispatched": 3})
+    return TickRecord(
+        label="10/10",
+        simulated=NOW,
+        progress=PlaybackProgress(
+            jobs_created=2,
+            jobs_completed=2 if finished else 1,
+            items_revealed=9,
+            jobs_total=2,
+            items_total=9,
+        ),
+        dispatch=_invocation("not json", dispatched),
+        drain=DrainResult(
+            batches=batches,
+            waiting=waiting,
+            dead_letters={},
+            visible=0,
+            in_flight=sum(waiting.values()),
+            seconds=1.0,
+        ),
+        lag_seconds=None,
+        took_seconds=1.0,
+    )
+
+
+def test_what_an_invocation_did_is_read_from_its_json_log_line() -> None:
+    lines = [
+        '{"time": "x", "type": "platform.start"}',
+        "Traceback (most recent call last): Batch finished",
+        '{"message": "Batch finished", "itemsExported": 1}',
+        '{"_aws": {}, "ItemsExported": 9}',
+        '{"message": "Batch finished", "itemsExported": 2}',
+    ]
+    assert logged_record(lines, "Batch finished") == {
+        "message": "Batch finished",
+        "itemsExported": 2,
+    }
+    assert logged_record(lines, "Work dispatched") is None
+    assert _invocation(*lines).logged("Batch finished") == {
+        "message": "Batch finished",
+        "itemsExported": 2,
+    }
+
+
+def test_a_tick_shows_each_accounts_last_outcome_and_what_waits_for_a_retry() -> None:
+    first = _batch(
+        _invocation(
+            _batch_finished(
+                [
+                    _report("A", "exported", 7, backlog=True, jobs_open=1),
+                    _report("B", "exported", 3, jobs_open=0),
+                    _report("U", "failed", error="UninitializedAccountException"),
+                ],
+                handed_on=("A",),
+            ),
+            cold=True,
+        ),
+        ["A", "B", "U"],
+        failed=frozenset({"U"}),
+    )
+    second = _batch(_invocation(_batch_finished([_report("A", "exported", 4, jobs_open=0)])), ["A"])
+    tick = _tick([first, second], waiting={"U": 1})
+
+    assert tick.accounts_dispatched == 3
+    assert (tick.items_exported, tick.hand_ons) == (14, 1)
+    assert first.failed_accounts() == ["U"] and second.failed_accounts() == []
+    assert tick.account_states() == {"A": "ok", "B": "ok", "U": "failed"}
+    assert accounts_cell(tick.account_states()) == "2 ok, 1 failed"
+    # U is not exported by the check: A and B are caught up.
+    assert caught_up(tick, {"A", "B"})
+    assert not caught_up(tick, {"A", "B", "U"})
+
+    history = TickHistory([tick])
+    assert history.per_account()["A"] == Counter(invocations=2, hand_ons=1)
+    assert history.per_account()["U"] == Counter(failures=1, invocations=1)
+    assert history.account_errors() == {"U": "UninitializedAccountException"}
+    assert history.api_calls() == Counter({"mgn.DescribeJobs": 4})
+
+    # The next tick: U's new request is held behind its failed one, and A's export was cut
+    # short (a job left open after a failed read): not caught up, a drain tick follows.
+    later = _tick(
+        [
+            _batch(
+                _invocation(
+                    _batch_finished(
+                        [_report("A", "exported", 1, jobs_open=1), _report("B", "covered")]
+                    )
+                ),
+                ["A", "B"],
+            )
+        ],
+        waiting={"U": 1},
+    )
+    assert later.account_states() == {"A": "ok", "B": "ok", "U": "waiting"}
+    assert accounts_cell(later.account_states()) == "2 ok, 1 waiting"
+    assert not caught_up(later, {"A", "B"})
+    assert not caught_up(_tick([second], waiting={"A": 1}), {"A"})
+    assert not caught_up(_tick([second], waiting={}, finished=False), {"A"})
+    assert caught_up(_tick([second], waiting={}), {"A"})
+
+
+def test_the_work_queue_at_the_end_in_words() -> None:
+    drain = DrainResult(
+        batches=[],
+        waiting={"229944532028": 2},
+        dead_letters={"229944532028": 1},
+        visible=3,
+        in_flight=2,
+        seconds=1.0,
+    )
+    assert queue_line(drain, "30") == (
+        "work queue: 5 messages left: 2 failed records waiting for a retry (30 s backoff, "
+        "doubling at each receive; account 229944532028) and 3 held behind in the same message "
+        "group; dead-letter queue: 1 message"
+    )
+    empty = DrainResult([], waiting={}, dead_letters={}, visible=0, in_flight=0, seconds=1.0)
+    assert queue_line(empty, "30") == "work queue: empty; dead-letter queue: 0 messages"
+
+
+def test_per_account_table_lines_up() -> None:
+    rows = [
+        AccountRow("123456789012", "own", 1200, 1200, 1200, 10, 2, 0, 0, 0, 0),
+        AccountRow("229944532028", "uninitialized", 0, 0, 0, 3, 0, 3, 1, 0, None),
+    ]
+    header, own, uninitialized = account_lines(rows)
+    assert header.split()[:3] == ["account", "MGN", "items"]
+    assert len(header) == len(own) == len(uninitialized)
+    # account, items in MGN, EventBridge, log group, invocations, hand-ons, failed, waiting,
+    # in the DLQ, open jobs
+    assert own.split()[2:] == ["1,200", "1,200", "1,200", "10", "2", "0", "0", "0", "0"]
+    assert uninitialized.split() == ["229944532028", "(uninitialized)", *"00030310-"]
+
+
+def test_workers_are_capped_by_the_mappings_maximum_concurrency() -> None:
+    class Mapping:
+        max_concurrency: int | None = 8
+
+    class Stack:
+        mapping = Mapping()
+
+    assert worker_count(Options(workers=2), Stack()) == 2  # type: ignore[arg-type]
+    assert worker_count(Options(workers=20), Stack()) == 8  # type: ignore[arg-type]
+    Stack.mapping.max_concurrency = None
+    assert worker_count(Options(workers=20), Stack()) == 20  # type: ignore[arg-type]
+    with pytest.raises(SandboxError, match="--workers"):
+        worker_count(Options(workers=0), Stack())  # type: ignore[arg-type]
