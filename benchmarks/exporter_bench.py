@@ -81,13 +81,27 @@ def local_cloud() -> Iterator[tuple[str, MgnEmulator]]:
 
 
 def invoke(budget_ms: int = 900_000) -> dict[str, Any]:
-    from mgn_exporter.handler import lambda_handler
-    from mgn_exporter.settings import get_settings
+    """One direct export of the configured accounts (ACCOUNTS): the exporter core the worker
+    runs, without the queue around it, with a Lambda-like deadline."""
+    from mgn_exporter.clients import get_clients
+    from mgn_exporter.deadline import Deadline
+    from mgn_exporter.run import run_export
+    from mgn_exporter.settings import get_settings, parse_accounts
 
     get_settings.cache_clear()
+    settings = get_settings()
     context = LocalLambdaContext(budget_ms=budget_ms, account_id=OWN, region=REGION)
-    report: dict[str, Any] = lambda_handler({"detail-type": "Scheduled Event"}, context)
-    return report
+    deadline = Deadline(
+        context.get_remaining_time_in_millis, margin_seconds=settings.deadline_margin_seconds
+    )
+    return run_export(
+        settings,
+        get_clients(),
+        deadline,
+        accounts=parse_accounts(os.environ["ACCOUNTS"]),
+        own_account=OWN,
+        invocation_id=context.aws_request_id,
+    )
 
 
 def add_job(emu: MgnEmulator, account: str, count: int, seed: int, *, completed: bool) -> str:
@@ -262,7 +276,24 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="alternating overhead rounds")
     parser.add_argument("--overhead-items", type=int, default=2_000)
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument(
+        "--steady-only",
+        action="store_true",
+        help="only the calls per 1,000 items (the figure benchmarks.fanout_bench compares with)",
+    )
     args = parser.parse_args()
+
+    if args.steady_only:
+        with local_cloud() as (_, emu):
+            steady = calls_per_thousand(emu, args.items)
+        print(
+            f"API calls per 1,000 items (one job of {steady['items']:,}): "
+            f"{steady['calls_per_1000']}  {steady['calls']}"
+        )
+        if args.json:
+            with open(args.json, "w", encoding="utf-8") as handle:
+                json.dump({"steady_state": steady}, handle, indent=2)
+        return 0
 
     with local_cloud() as (_, emu):
         steady = calls_per_thousand(emu, args.items)
