@@ -53,12 +53,11 @@ from benchmarks.fanout_world import (
     check_sinks,
     checkpoint_sizes,
     function_environment,
-    moto_in_process,
-    reset_moto,
     sqs_client,
 )
 from esm_emulator import EventSourceMapping, MappingConfig
 from fault_proxy import FaultProxy
+from faultsuite.cloud import moto_server, reset_moto
 from faultsuite.environments import Invocation, Worker
 from infra import constants as c
 from mgn_emulator import MgnEmulator
@@ -620,7 +619,7 @@ def main(argv: list[str] | None = None) -> int:
         "levels": results,
     }
     failure: BenchmarkFailure | None = None
-    with moto_in_process() as moto_url:
+    with moto_server() as moto_url:
         for concurrency in options.concurrency:
             print(f"concurrency {concurrency}: building the world and draining ...", flush=True)
             try:

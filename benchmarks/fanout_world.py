@@ -8,16 +8,10 @@ through GetLogEvents would take longer than exporting them.
 
 from __future__ import annotations
 
-import importlib
 import json
-import logging
 import os
 import random
-import socket
-import urllib.request
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -26,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from faultsuite.moto_fidelity import atomic_dynamodb_items, atomic_sqs_queues
 from mgn_emulator import MgnEmulator
 from mgn_emulator.worlds import job_log
 from mgn_exporter.checkpoint_store import PARTITION_KEY
@@ -53,39 +46,6 @@ MOTO_ACCOUNT = "123456789012"  # the account moto's server puts every resource i
 
 class BenchmarkFailure(RuntimeError):
     """The fan-out lost, repeated or dead-lettered work: the figures would mean nothing."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def moto_in_process() -> Iterator[str]:
-    """moto's server on a free loopback port in this process; yields its URL."""
-    from moto.server import ThreadedMotoServer
-
-    # The test suite's speed-ups of moto's SQS and EventBridge (same results, less CPU).
-    importlib.import_module("tests.moto_speedups").apply()
-    # Without these two, two workers could both hold an account's lease or both receive one
-    # message under concurrency, which AWS never allows (see faultsuite.moto_fidelity).
-    atomic_dynamodb_items()
-    atomic_sqs_queues()
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
-def reset_moto(moto_url: str) -> None:
-    request = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST", data=b"")
-    with urllib.request.urlopen(request, timeout=60) as response:
-        response.read()
 
 
 def _client_options(endpoint_url: str) -> dict[str, Any]:
