@@ -16,7 +16,7 @@ from mgn_exporter.checkpoint_store import CheckpointStore
 from mgn_exporter.clients import Clients
 from mgn_exporter.deadline import Deadline
 from mgn_exporter.eventbridge_publisher import EventBridgePublisher
-from mgn_exporter.exporter import AccountExporter, ExportOptions, export_accounts
+from mgn_exporter.exporter import AccountExporter, ExportOptions, RunReport, export_accounts
 from mgn_exporter.logs_writer import LogsWriter
 from mgn_exporter.mgn_reader import MgnReader
 from mgn_exporter.observability import emit_run_metrics, logger
@@ -30,6 +30,15 @@ def start_invocation(clients: Clients, deadline: Deadline) -> None:
     clients.counts.reset()
     # Retries may use half of the reserve; the other half is kept for the final writes.
     clients.retry_window.closes_at = deadline.ends_at - deadline.margin_seconds / 2
+
+
+def finish_invocation(clients: Clients, report: RunReport) -> dict[str, Any]:
+    """Emit the run's metrics; returns its report with the invocation's API calls."""
+    report.counters["Throttles"] += clients.counts.throttles
+    emit_run_metrics(report.counters, report.max_lag_seconds)
+    result = report.to_dict()
+    result["apiCalls"] = dict(sorted(clients.counts.calls.items()))
+    return result
 
 
 def build_exporter(
@@ -83,10 +92,7 @@ def run_export(
         reader = MgnReader(clients.mgn, own_account_id=own_account)
         accounts = resolve_accounts(None, own_account, reader, logger=logger, counters=counters)
     report = export_accounts(exporter, accounts, deadline, logger=logger, counters=counters)
-    counters["Throttles"] += clients.counts.throttles
-    emit_run_metrics(counters, report.max_lag_seconds)
-    result = report.to_dict()
-    result["apiCalls"] = dict(sorted(clients.counts.calls.items()))
+    result = finish_invocation(clients, report)
     logger.info("Export run finished", extra={k: v for k, v in result.items() if k != "accounts"})
     return result
 
@@ -116,10 +122,7 @@ def run_batch(
         retry_backoff_seconds=settings.retry_backoff_seconds,
     )
     outcome = worker.process(event, deadline)
-    counters["Throttles"] += clients.counts.throttles
-    emit_run_metrics(counters, outcome.report.max_lag_seconds)
-    summary = outcome.report.to_dict()
-    summary["apiCalls"] = dict(sorted(clients.counts.calls.items()))
+    summary = finish_invocation(clients, outcome.report)
     summary["handedOn"] = outcome.handed_on
     summary["batchItemFailures"] = len(outcome.response.get("batchItemFailures", []))
     logger.info("Batch finished", extra=summary)

@@ -88,10 +88,15 @@ def sent_at(record: Any) -> float | None:
         return None
 
 
-def redelivered(record: Any) -> bool:
-    """Whether SQS delivered the record before (its ApproximateReceiveCount is above 1)."""
+def receive_count(record: Any) -> int:
+    """How many times SQS has delivered the record (its ApproximateReceiveCount, at least 1)."""
     attributes = record.get("attributes") if isinstance(record, dict) else None
     try:
-        return int((attributes or {}).get("ApproximateReceiveCount") or 1) > 1
+        return max(1, int((attributes or {}).get("ApproximateReceiveCount") or 1))
     except (TypeError, ValueError):
-        return False
+        return 1
+
+
+def redelivered(record: Any) -> bool:
+    """Whether SQS delivered the record before (its ApproximateReceiveCount is above 1)."""
+    return receive_count(record) > 1

@@ -34,6 +34,7 @@ from mgn_exporter.work_request import (
     BadMessage,
     WorkRequest,
     parse_body,
+    receive_count,
     redelivered,
     sent_at,
 )
@@ -129,9 +130,7 @@ class BatchWorker:
         for record in records:
             if record.get("messageId") not in failed:
                 continue
-            attributes = record.get("attributes") or {}
-            receive_count = int(attributes.get("ApproximateReceiveCount") or 1)
-            seconds = retry_backoff(self._retry_backoff_seconds, receive_count)
+            seconds = retry_backoff(self._retry_backoff_seconds, receive_count(record))
             if not self._queue.delay_retry(str(record.get("receiptHandle")), seconds):
                 self._logger.warning(
                     "Could not shorten a failed record's visibility; it comes back at the end "
