@@ -60,12 +60,16 @@ COUNTED_METRICS = (
 DISPATCH_METRICS = ("AccountsDispatched", "ManagedAccountsUnavailable")
 
 
-def emit_run_metrics(counters: Mapping[str, int], max_lag_seconds: float) -> None:
-    for name in COUNTED_METRICS:
+def _emit_counts(names: tuple[str, ...], counters: Mapping[str, int]) -> None:
+    # Zeros too: an alarm on a metric that is never emitted would sit in INSUFFICIENT_DATA.
+    for name in names:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=counters.get(name, 0))
+
+
+def emit_run_metrics(counters: Mapping[str, int], max_lag_seconds: float) -> None:
+    _emit_counts(COUNTED_METRICS, counters)
     metrics.add_metric(name="ExportLagSeconds", unit=MetricUnit.Seconds, value=max_lag_seconds)
 
 
 def emit_dispatch_metrics(counters: Mapping[str, int]) -> None:
-    for name in DISPATCH_METRICS:
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=counters.get(name, 0))
+    _emit_counts(DISPATCH_METRICS, counters)
