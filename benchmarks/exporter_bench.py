@@ -3,6 +3,8 @@
 Prints, side by side in one run:
 - API calls per 1,000 newly exported items, steady state, one job (default 10,000 items);
 - API calls of an idle tick, per account (1 and 10 accounts);
+- API calls per tick of a sparse world (3 accounts, 10 running jobs, about 800 new items a
+  tick spread over the jobs) against the floor of what MGN and the sinks need;
 - the exporter's wall time against a bare script making the same API calls to the same
   endpoints (no shaping, no checks), in alternating rounds;
 - the handler's cold import time against `import boto3` (in fresh interpreters).
@@ -148,6 +150,72 @@ def idle_tick(emu: MgnEmulator, accounts: list[str]) -> dict[str, Any]:
     }
 
 
+SPARSE_ACCOUNTS = (OWN, "222222222222", "333333333333")
+SPARSE_JOBS = 10
+SPARSE_ITEMS_PER_TICK = 800
+
+
+def sparse_floor(new_by_account: dict[str, list[int]]) -> int:
+    """The fewest calls a tick can make: per account one DescribeJobs, one state read, one
+    PutLogEvents (if anything is new), one state write; one DescribeJobLogItems per open job
+    and 1,000 items; one PutEvents per 10 new items of the account."""
+    floor = 0
+    for counts in new_by_account.values():
+        new = sum(counts)
+        floor += 3 + (1 if new else 0)
+        floor += sum(max(1, -(-count // 1000)) for count in counts)
+        floor += -(-new // 10)
+    return floor
+
+
+def sparse_world(emu: MgnEmulator, ticks: int) -> dict[str, Any]:
+    """3 accounts, 10 running jobs, ~800 new items per tick spread unevenly over the jobs."""
+    rng = random.Random(5)
+    os.environ["ACCOUNTS"] = ",".join(SPARSE_ACCOUNTS)
+    for account in SPARSE_ACCOUNTS[1:]:
+        emu.add_account(account, initialized=True, managed=True)
+    jobs = [
+        (
+            SPARSE_ACCOUNTS[n % len(SPARSE_ACCOUNTS)],
+            add_job(emu, SPARSE_ACCOUNTS[n % 3], 5, n, completed=False),
+        )
+        for n in range(SPARSE_JOBS)
+    ]
+    invoke()  # discovery has seen the jobs; the day's log streams exist
+    rows = []
+    for tick in range(ticks):
+        weights = [rng.uniform(0.2, 1.8) for _ in jobs]
+        counts = [round(SPARSE_ITEMS_PER_TICK * w / sum(weights)) for w in weights]
+        new_by_account: dict[str, list[int]] = {account: [] for account in SPARSE_ACCOUNTS}
+        start = datetime.now(UTC)
+        for (account, job), count in zip(jobs, counts, strict=True):
+            emu.append_items(account, job, job_log(count, start=start, rng=rng))
+            new_by_account[account].append(count)
+        report = invoke()
+        assert report["itemsExported"] == sum(counts), report
+        calls = sum(report["apiCalls"].values())
+        rows.append(
+            {
+                "tick": tick,
+                "items": sum(counts),
+                "calls": calls,
+                "floor": sparse_floor(new_by_account),
+                "by_api": report["apiCalls"],
+            }
+        )
+    os.environ["ACCOUNTS"] = OWN
+    calls = sum(row["calls"] for row in rows)
+    floor = sum(row["floor"] for row in rows)
+    return {
+        "accounts": len(SPARSE_ACCOUNTS),
+        "jobs": SPARSE_JOBS,
+        "ticks": rows,
+        "calls_per_tick": round(calls / ticks, 1),
+        "floor_per_tick": round(floor / ticks, 1),
+        "ratio": round(calls / floor, 3),
+    }
+
+
 def bare_export(emu: MgnEmulator, job: str, clients: dict[str, Any], stream: str) -> None:
     """The same API calls as the exporter's run, with the least work between them."""
     mgn, events, logs, ddb = clients["mgn"], clients["events"], clients["logs"], clients["dynamodb"]
@@ -275,13 +343,31 @@ def main() -> int:
     parser.add_argument("--items", type=int, default=10_000, help="items of the steady-state job")
     parser.add_argument("--rounds", type=int, default=3, help="alternating overhead rounds")
     parser.add_argument("--overhead-items", type=int, default=2_000)
+    parser.add_argument("--sparse-ticks", type=int, default=5, help="ticks of the sparse world")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument(
         "--steady-only",
         action="store_true",
         help="only the calls per 1,000 items (the figure benchmarks.fanout_bench compares with)",
     )
+    parser.add_argument(
+        "--sparse-only", action="store_true", help="only the sparse world's calls per tick"
+    )
     args = parser.parse_args()
+
+    if args.sparse_only:
+        with local_cloud() as (_, emu):
+            sparse = sparse_world(emu, args.sparse_ticks)
+        print(
+            f"Sparse world: {sparse['calls_per_tick']} calls per tick vs floor "
+            f"{sparse['floor_per_tick']} = {sparse['ratio']}x  (goal <= 1.10)"
+        )
+        for row in sparse["ticks"]:
+            print(
+                f"  tick {row['tick']}: {row['items']} items, {row['calls']} calls, floor "
+                f"{row['floor']}  {row['by_api']}"
+            )
+        return 0
 
     if args.steady_only:
         with local_cloud() as (_, emu):
@@ -300,10 +386,13 @@ def main() -> int:
         idle_one = idle_tick(emu, [OWN])
         idle_ten = idle_tick(emu, [OWN] + [f"{900000000000 + n}" for n in range(9)])
         cost = overhead(emu, args.rounds, args.overhead_items)
+    with local_cloud() as (_, emu):
+        sparse = sparse_world(emu, args.sparse_ticks)
     imports = cold_import()
     figures = {
         "steady_state": steady,
         "idle_tick": [idle_one, idle_ten],
+        "sparse_world": sparse,
         "overhead": cost,
         "cold_import": imports,
     }
@@ -318,6 +407,11 @@ def main() -> int:
             f"Idle tick, {idle['accounts']} account(s): {idle['calls_per_account']} calls per "
             f"account  (goal <= 3)  {idle['calls']}"
         )
+    print(
+        f"Sparse world ({sparse['accounts']} accounts, {sparse['jobs']} running jobs, about "
+        f"{SPARSE_ITEMS_PER_TICK} new items a tick): {sparse['calls_per_tick']} calls per tick "
+        f"vs floor {sparse['floor_per_tick']} = {sparse['ratio']}x  (goal <= 1.10)"
+    )
     print(
         f"Exporter vs bare API calls ({cost['rounds']} rounds of {cost['items_per_round']:,} "
         f"items): {cost['ratio']}x  (goal <= 1.3)  exporter {cost['exporter_seconds']} s, "

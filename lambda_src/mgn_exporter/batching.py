@@ -9,7 +9,8 @@ from typing import TypeVar
 from mgn_exporter.events import LOG_EVENT_OVERHEAD
 
 PUT_EVENTS_MAX_ENTRIES = 10
-PUT_EVENTS_MAX_BYTES = 256 * 1024
+# "The total entry size must be less than 256 KB": 256 KB itself is refused.
+PUT_EVENTS_MAX_BYTES = 256 * 1024 - 1
 PUT_LOG_EVENTS_MAX_EVENTS = 10_000
 PUT_LOG_EVENTS_MAX_BYTES = 1_048_576
 PUT_LOG_EVENTS_MAX_SPAN_MS = 24 * 60 * 60 * 1000

@@ -1,28 +1,45 @@
 """The checkpoint state of one account, as plain data (no AWS I/O).
 
 One DynamoDB item per account holds the lease, the job-discovery watermark, the open jobs with
-their read positions and the recently closed jobs. One item keeps an idle tick at three calls
-(take the lease and read the state, DescribeJobs, write the state and release) and makes every
-checkpoint write a single conditional UpdateItem on the lease.
+their read positions (one per sink) and the recently closed jobs. One item keeps an idle tick at
+three calls (take the lease and read the state, DescribeJobs, write the state and release) and
+makes every checkpoint write a single conditional UpdateItem on the lease. DynamoDB refuses an
+item over 400 KB, so the state is bounded by its size in bytes (`STATE_BUDGET_BYTES`), not by a
+count of jobs.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from mgn_exporter.events import JobInfo, parse_log_datetime
+
+Sink = Literal["events", "logs"]
+SINKS: tuple[Sink, ...] = ("events", "logs")
+
+# DynamoDB's item limit is 400 KB (names and values, UTF-8); the rest is headroom for the lease
+# and scalar attributes, and for the estimate being an estimate.
+STATE_BUDGET_BYTES = 350_000
+# MGN's PaginationToken may be this long: an open job is budgeted as if it held one, because
+# it may hold one at any later save.
+MAX_TOKEN_CHARS = 2048
+# DynamoDB's per-attribute and per-map-entry overhead is a few bytes; counted generously.
+_ENTRY_OVERHEAD_BYTES = 8
 
 
 @dataclass(frozen=True)
 class JobCheckpoint:
-    """How far one job's log has been exported.
+    """How far one job's log has been exported, per sink.
 
-    `position` items (indexes 0..position-1) are in both sinks. `page_token` fetches the page
-    that starts at index `page_start` (None: the start of the log); resuming re-reads that page
-    and skips `position - page_start` items. `last_event_id` is the eventId of the item at
-    position-1, checked at the seam so a log that shifted under us is noticed.
+    `position` items (indexes 0..position-1) are in both sinks. A sink that took more while the
+    other was down is ahead: `events_position` / `logs_position` (None: at `position`). Each
+    sink goes on from its own position, so one sink down never repeats items into the other.
+    `page_token` fetches the page that starts at index `page_start` (None: the start of the
+    log), the page holding `position`; resuming re-reads that page and skips
+    `position - page_start` items. `last_event_id` is the eventId of the item at position-1,
+    checked at the seam so a log that shifted under us is noticed.
     """
 
     job_id: str
@@ -35,6 +52,19 @@ class JobCheckpoint:
     page_token: str | None = None
     page_start: int = 0
     last_event_id: str | None = None
+    events_position: int | None = None
+    logs_position: int | None = None
+
+    def sink_position(self, sink: Sink) -> int:
+        ahead = self.events_position if sink == "events" else self.logs_position
+        return max(self.position, ahead or 0)
+
+    def estimated_bytes(self) -> int:
+        """Upper bound of this job's share of the state item, with the longest token MGN may
+        give it later."""
+        item = self.to_item()
+        item["page_token"] = "x" * max(MAX_TOKEN_CHARS, len(self.page_token or ""))
+        return _estimated_bytes(self.job_id) + _estimated_bytes(item)
 
     @property
     def info(self) -> JobInfo:
@@ -76,6 +106,8 @@ class JobCheckpoint:
             page_token=_str(item.get("page_token")),
             page_start=int(item.get("page_start", 0)),
             last_event_id=_str(item.get("last_event_id")),
+            events_position=_int(item.get("events_position")),
+            logs_position=_int(item.get("logs_position")),
         )
 
 
@@ -95,6 +127,27 @@ class AccountState:
     # Start (epoch seconds) of the last export that ended without failing: a work request sent
     # before it asks for nothing that export did not do or hand on.
     covered_until: float | None = None
+    # When the exporter first exported this account (epoch seconds): items MGN logged before it
+    # are history read by the backfill, not news.
+    first_export_at: float | None = None
+    # End of the last export that did not fail: how stale the account is while it is stuck.
+    last_success_at: float | None = None
+    # MGN is not initialized in the account (a state, not a failure): since when, and when to
+    # ask MGN again.
+    uninitialized_since: float | None = None
+    recheck_at: float | None = None
+
+    def staleness(self, now: float) -> float:
+        """Seconds since the account last exported without failing (or since its first try)."""
+        since = self.last_success_at or self.first_export_at
+        return max(0.0, now - since) if since is not None else 0.0
+
+    def estimated_bytes(self) -> int:
+        return (
+            sum(job.estimated_bytes() for job in self.jobs.values())
+            + _estimated_bytes(self.closed)
+            + 1024  # the scalar attributes, the key and the lease
+        )
 
     def covers(self, requested_at: float | None) -> bool:
         return (
@@ -121,22 +174,32 @@ class AccountState:
             if created_at is not None and created_at < cutoff:
                 del self.closed[job_id]
 
-    def admit(self, listed: list[dict[str, Any]], now: datetime, max_open: int) -> datetime | None:
-        """Open the listed jobs not yet known, oldest first, while there is room.
+    def admit(
+        self,
+        listed: list[dict[str, Any]],
+        now: datetime,
+        *,
+        max_bytes: int = STATE_BUDGET_BYTES,
+    ) -> datetime | None:
+        """Open the listed jobs not yet known, oldest first, while the state has room.
 
         Returns the new watermark: `now` when every job found room, else the creation time of
         the first job left out, so that the next discovery lists it again. None keeps the old
-        watermark (a job left out has no usable creation time). The cap keeps the state one
-        DynamoDB item well under its 400 KB limit however large a backlog is.
+        watermark (a job left out has no usable creation time). Room is counted in bytes, each
+        open job with the longest nextToken it may hold, so the state stays one DynamoDB item
+        under its 400 KB limit however large a backlog is and however long MGN's tokens are.
         """
         new = [job for job in listed if not self.is_known(str(job["jobID"]))]
         new.sort(key=lambda job: (str(job.get("creationDateTime") or ""), str(job["jobID"])))
-        room = max(0, max_open - len(self.jobs))
-        for job in new[:room]:
-            self.jobs[str(job["jobID"])] = new_job_checkpoint(job)
-        if len(new) <= room:
-            return now
-        return parse_log_datetime(new[room].get("creationDateTime"))
+        used = self.estimated_bytes()
+        for index, job in enumerate(new):
+            checkpoint = new_job_checkpoint(job)
+            size = checkpoint.estimated_bytes()
+            if used + size > max_bytes:
+                return parse_log_datetime(new[index].get("creationDateTime"))
+            self.jobs[checkpoint.job_id] = checkpoint
+            used += size
+        return now
 
     def discovery_start(self, now: datetime, backfill: timedelta, overlap: timedelta) -> datetime:
         watermark = parse_log_datetime(self.watermark)
@@ -147,3 +210,30 @@ class AccountState:
 
 def _str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _int(value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _estimated_bytes(value: object) -> int:
+    """DynamoDB's size of a value, from above: UTF-8 of names and strings, 21 bytes a number."""
+    if isinstance(value, str):
+        return len(value.encode("utf-8"))
+    if isinstance(value, bool) or value is None:
+        return 1
+    if isinstance(value, int | float):
+        return 21
+    if isinstance(value, dict):
+        return sum(
+            _estimated_bytes(str(key)) + _estimated_bytes(child) + _ENTRY_OVERHEAD_BYTES
+            for key, child in value.items()
+        )
+    if isinstance(value, list | tuple):
+        return sum(_estimated_bytes(child) + _ENTRY_OVERHEAD_BYTES for child in value)
+    return len(str(value).encode("utf-8"))

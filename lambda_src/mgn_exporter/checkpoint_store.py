@@ -115,11 +115,23 @@ class CheckpointStore:
         if state.watermark is not None:
             update += ", watermark = :watermark"
             values[":watermark"] = {"S": state.watermark}
-        if state.covered_until is not None:
-            update += ", coveredUntil = :covered"
-            values[":covered"] = {"N": f"{state.covered_until:.3f}"}
+        removed = []
+        for attribute, value in (
+            ("coveredUntil", state.covered_until),
+            ("firstExportAt", state.first_export_at),
+            ("lastSuccessAt", state.last_success_at),
+            ("uninitializedSince", state.uninitialized_since),
+            ("recheckAt", state.recheck_at),
+        ):
+            if value is None:
+                removed.append(attribute)
+            else:
+                update += f", {attribute} = :{attribute}"
+                values[f":{attribute}"] = {"N": f"{value:.3f}"}
         if release:
-            update += " REMOVE leaseOwner, leaseExpiresAt"
+            removed += ["leaseOwner", "leaseExpiresAt"]
+        if removed:
+            update += " REMOVE " + ", ".join(removed)
         try:
             client.update_item(
                 TableName=self._table,
@@ -144,14 +156,21 @@ def _state_from_item(account_id: str, item: dict[str, Any]) -> AccountState:
         str(job_id): str(created) for job_id, created in (plain.get("closedJobs") or {}).items()
     }
     watermark = plain.get("watermark")
-    covered = plain.get("coveredUntil")
     return AccountState(
         account_id=account_id,
         watermark=str(watermark) if watermark else None,
         jobs=jobs,
         closed=closed,
-        covered_until=float(covered) if covered is not None else None,
+        covered_until=_float(plain.get("coveredUntil")),
+        first_export_at=_float(plain.get("firstExportAt")),
+        last_success_at=_float(plain.get("lastSuccessAt")),
+        uninitialized_since=_float(plain.get("uninitializedSince")),
+        recheck_at=_float(plain.get("recheckAt")),
     )
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if value is not None else None
 
 
 def _epoch(seconds: float) -> str:

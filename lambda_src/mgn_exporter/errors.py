@@ -23,6 +23,10 @@ class AccountUnavailable(ExportError):
     """MGN refuses the whole account (uninitialized, access denied, throttled past retries)."""
 
 
+class AccountUninitialized(AccountUnavailable):
+    """MGN is not initialized in the account (or the Region): a state to record, not a failure."""
+
+
 class JobUnavailable(ExportError):
     """MGN refuses one job's log (validation error other than an expired token)."""
 
@@ -33,6 +37,10 @@ class TokenRejected(ExportError):
 
 class DeliveryError(ExportError):
     """A sink did not take a batch even after retries: the checkpoint must not move past it."""
+
+
+class SinkUnavailable(ExportError):
+    """A sink stayed down during the export; the other sink went on (its progress is saved)."""
 
 
 class QueueUnavailable(ExportError):

@@ -14,6 +14,11 @@ from typing import Any
 from mgn_exporter.events import DETAIL_TYPE, KNOWN_EVENTS, SCHEMA_VERSION, TRUNCATION_MARKER
 
 NULLABLE_STRING = {"type": ["string", "null"]}
+# Present only sometimes.
+SOMETIMES_FIELDS = frozenset({"truncated"})
+# Always present now, but added within the schema version: events exported before lack them,
+# so the schema (which also describes archived and replayed events) cannot require them.
+ADDED_FIELDS = frozenset({"backfill"})
 
 
 def detail_schema() -> dict[str, Any]:
@@ -44,6 +49,13 @@ def detail_schema() -> dict[str, Any]:
             + "; values MGN adds later pass through.",
         },
         "severity": {"type": "string", "enum": ["ERROR", "WARNING", "INFO"]},
+        "backfill": {
+            "type": "boolean",
+            "description": "true for an item MGN logged before the exporter first exported its "
+            "account (history read by the first run's backfill); false for live items. Alert "
+            "rules match false so that a first deploy does not page for old failures. Added "
+            "in schemaVersion 1 (events exported before it lack it).",
+        },
         "logDateTime": {
             **NULLABLE_STRING,
             "description": "MGN's original timestamp string (ISO 8601, UTC), unchanged.",
@@ -78,7 +90,7 @@ def detail_schema() -> dict[str, Any]:
         "description": "Detail of the EventBridge event, and the JSON log line, for one MGN job "
         "log item.",
         "type": "object",
-        "required": [name for name in properties if name != "truncated"],
+        "required": [name for name in properties if name not in SOMETIMES_FIELDS | ADDED_FIELDS],
         "properties": properties,
     }
 

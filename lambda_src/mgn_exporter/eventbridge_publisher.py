@@ -37,6 +37,9 @@ class PublishOutcome:
     throttled_entries: int
     failed_entries: int  # refused for good, or still failing when retries ran out
     refused_entries: int = 0  # of which refused for good (a non-retryable ErrorCode)
+    # A whole PutEvents call failed after botocore's retries (AccessDenied, a deleted bus, KMS,
+    # 5xx): EventBridge is down for this export, which must fail like any sink outage.
+    unavailable: str | None = None
 
 
 def entry_size(entry: dict[str, Any]) -> int:
@@ -107,6 +110,7 @@ class EventBridgePublisher:
             return 0.0 if should_stop() else self._max_delay
 
         undelivered: set[int] = set()
+        unavailable: str | None = None
         pending = list(range(len(entries)))
         calls = retried = throttled = failed = refused = 0
         for attempt in range(1, self._max_attempts + 1):
@@ -127,8 +131,9 @@ class EventBridgePublisher:
                     undelivered.update(batch)
                     continue
                 calls += 1
-                results = self._put(batch, entries)
+                results, error = self._put(batch, entries)
                 if results is None:
+                    unavailable = error
                     undelivered.update(batch)
                     continue
                 for index, result in zip(batch, results, strict=True):
@@ -167,9 +172,13 @@ class EventBridgePublisher:
             throttled_entries=throttled,
             failed_entries=failed,
             refused_entries=refused,
+            unavailable=unavailable,
         )
 
-    def _put(self, batch: list[int], entries: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    def _put(
+        self, batch: list[int], entries: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]] | None, str | None]:
+        """One PutEvents call: the per-entry results, or None and why the call failed."""
         try:
             batch_entries = cast(
                 list["PutEventsRequestEntryTypeDef"], [entries[index] for index in batch]
@@ -180,15 +189,15 @@ class EventBridgePublisher:
             self._logger.error(
                 "PutEvents call failed", extra={"error": repr(exc), "entries": len(batch)}
             )
-            return None
+            return None, f"PutEvents failed: {exc!r}"
         results = list(response.get("Entries", []))
         if len(results) != len(batch):
             self._logger.error(
                 "PutEvents answered a different number of entries",
                 extra={"sent": len(batch), "answered": len(results)},
             )
-            return None
-        return results  # type: ignore[return-value]
+            return None, f"PutEvents answered {len(results)} entries for {len(batch)}"
+        return results, None  # type: ignore[return-value]
 
     def _backoff(self, attempt: int) -> float:
         # Full jitter: spreads retries of concurrent invocations apart.

@@ -18,11 +18,12 @@ SCHEMA_VERSION = "1"
 DETAIL_TYPE = "MGN Job Log Event"
 
 # EventBridge counts an entry as Source + DetailType + Detail + Resources + 14 bytes for Time, and
-# a PutEvents request must stay under 256 KB. A CloudWatch Logs event is its UTF-8 message plus 26
-# bytes, at most 256 KB. The Detail is cut to fit both.
-EVENTBRIDGE_ENTRY_LIMIT = 256 * 1024
+# a PutEvents request must be less than 256 KB: an entry of exactly 256 KB is refused. A CloudWatch
+# Logs event is its UTF-8 message plus 26 bytes, at most 1 MB (1,048,576 bytes; it was 256 KB
+# until 2025). The Detail is cut to fit both, so EventBridge's limit is the one that binds.
+EVENTBRIDGE_ENTRY_LIMIT = 256 * 1024 - 1
 EVENTBRIDGE_TIME_BYTES = 14
-LOG_EVENT_LIMIT = 256 * 1024
+LOG_EVENT_LIMIT = 1_048_576
 LOG_EVENT_OVERHEAD = 26
 
 TRUNCATION_MARKER = "...[truncated {removed} bytes by mgn-job-log-exporter]"
@@ -178,8 +179,14 @@ def build_event(
     job: JobInfo,
     position: int,
     source: str,
+    live_since: datetime | None = None,
 ) -> ExportEvent:
-    """Shape one item. Never raises on bad input: what is odd is kept and reported in `problems`."""
+    """Shape one item. Never raises on bad input: what is odd is kept and reported in `problems`.
+
+    `live_since` is when the account's export began: an item MGN logged before it is history
+    read by the backfill (`backfill: true`), which alert rules leave alone. An item without a
+    usable time counts as live: better one alert too many than a failure nobody hears of.
+    """
     problems: list[str] = []
     clean, item_json = _clean_item(item)
     event_name = _string_or_none(clean.get("event"), "event", problems)
@@ -208,6 +215,7 @@ def build_event(
         "initiatedBy": job.initiated_by,
         "event": event_name,
         "severity": severity_of(event_name),
+        "backfill": bool(live_since and parsed_time and parsed_time < live_since),
         "logDateTime": log_date_time,
         "position": position,
         "eventData": event_data,

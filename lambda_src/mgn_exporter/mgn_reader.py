@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mgn_exporter.errors import AccountUnavailable, JobUnavailable, TokenRejected
+from mgn_exporter.errors import (
+    AccountUnavailable,
+    AccountUninitialized,
+    JobUnavailable,
+    TokenRejected,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_mgn import MgnClient
@@ -80,8 +85,9 @@ class MgnReader:
                 # request without the token tells a bad token from a bad job.
                 raise TokenRejected(job_id) from exc
             raise JobUnavailable(f"{job_id}: {_error_code(exc)}") from exc
+        except client.exceptions.UninitializedAccountException as exc:
+            raise AccountUninitialized(f"{account_id}: {_error_code(exc)}") from exc
         except (
-            client.exceptions.UninitializedAccountException,
             client.exceptions.AccessDeniedException,
             client.exceptions.ThrottlingException,
         ) as exc:
@@ -111,7 +117,10 @@ class MgnReader:
         try:
             yield
         except (ClientError, BotoCoreError) as exc:
-            raise AccountUnavailable(f"{account_id}: {_error_code(exc)}") from exc
+            code = _error_code(exc)
+            if code == "UninitializedAccountException":
+                raise AccountUninitialized(f"{account_id}: {code}") from exc
+            raise AccountUnavailable(f"{account_id}: {code}") from exc
 
 
 def _error_code(exc: Exception) -> str:

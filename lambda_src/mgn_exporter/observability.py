@@ -37,14 +37,18 @@ def traced(handler: Handler) -> Handler:
     return cast(Handler, tracer.capture_lambda_handler(capture_response=False)(handler))
 
 
-# Counters of a run, as CloudWatch metrics (all counts, except the lag).
+# Counters of a run, as CloudWatch metrics.
 COUNTED_METRICS = (
     "ItemsExported",
     "PublishRetries",
     "FailedEntries",
     "AccountsFailed",
     "AccountsSkipped",
+    "AccountsUninitialized",
+    "EventsDeliveryFailed",
+    "LogsDeliveryFailed",
     "JobsFailed",
+    "JobsDeferred",
     "Throttles",
     "TokensRejected",
     "LogShifts",
@@ -56,6 +60,8 @@ COUNTED_METRICS = (
     "HandOnsFailed",
     "BadMessages",
 )
+# The stalest account a worker run handled: seconds since its last export that did not fail.
+STALENESS_METRIC = "AccountStalenessSeconds"
 # Counters of a dispatcher run.
 DISPATCH_METRICS = ("AccountsDispatched", "ManagedAccountsUnavailable")
 
@@ -66,9 +72,15 @@ def _emit_counts(names: tuple[str, ...], counters: Mapping[str, int]) -> None:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=counters.get(name, 0))
 
 
-def emit_run_metrics(counters: Mapping[str, int], max_lag_seconds: float) -> None:
+def emit_run_metrics(counters: Mapping[str, int], max_staleness_seconds: float | None) -> None:
     _emit_counts(COUNTED_METRICS, counters)
-    metrics.add_metric(name="ExportLagSeconds", unit=MetricUnit.Seconds, value=max_lag_seconds)
+    if max_staleness_seconds is not None:
+        # Grows while an account is stuck for any reason (MGN refusing it, a sink down, its
+        # table item unwritable); 0 for every account that exported, however old its items
+        # were, so a backfill or a long drain reads as healthy.
+        metrics.add_metric(
+            name=STALENESS_METRIC, unit=MetricUnit.Seconds, value=max_staleness_seconds
+        )
 
 
 def emit_dispatch_metrics(counters: Mapping[str, int]) -> None:

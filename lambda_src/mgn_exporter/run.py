@@ -6,8 +6,9 @@ run exports a list of accounts in one process, for tests and benchmarks of the e
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -35,7 +36,7 @@ def start_invocation(clients: Clients, deadline: Deadline) -> None:
 def finish_invocation(clients: Clients, report: RunReport) -> dict[str, Any]:
     """Emit the run's metrics; returns its report with the invocation's API calls."""
     report.counters["Throttles"] += clients.counts.throttles
-    emit_run_metrics(report.counters, report.max_lag_seconds)
+    emit_run_metrics(report.counters, report.max_staleness_seconds)
     result = report.to_dict()
     result["apiCalls"] = dict(sorted(clients.counts.calls.items()))
     return result
@@ -48,11 +49,13 @@ def build_exporter(
     own_account: str,
     invocation_id: str,
     counters: Counter[str],
+    clock: Callable[[], float] = time.time,
 ) -> AccountExporter:
+    """`clock` is the wall clock of the export (leases, discovery, staleness, log stamps)."""
     return AccountExporter(
         reader=MgnReader(clients.mgn, own_account_id=own_account),
         store=CheckpointStore(
-            clients.dynamodb, settings.checkpoint_table_name, owner=invocation_id
+            clients.dynamodb, settings.checkpoint_table_name, owner=invocation_id, clock=clock
         ),
         publisher=EventBridgePublisher(
             clients.events,
@@ -60,7 +63,7 @@ def build_exporter(
             source=settings.event_source,
             logger=logger,
         ),
-        writer=LogsWriter(clients.logs, log_group_name=settings.log_group_name),
+        writer=LogsWriter(clients.logs, log_group_name=settings.log_group_name, clock=clock),
         options=ExportOptions(
             region=clients.mgn.meta.region_name,
             source=settings.event_source,
@@ -69,6 +72,7 @@ def build_exporter(
         ),
         logger=logger,
         counters=counters,
+        clock=clock,
     )
 
 

@@ -4,9 +4,10 @@ Each record asks for one account. An account asked for by several records of the
 and a hand-on queued behind each other) is exported once, and its outcome answers them all.
 Every record ends one of three ways:
 
-* done: exported (or nothing left to do, or stopped with time to spare by what a continuation
-  would meet again at once, such as an entry EventBridge refuses: the next tick retries it) --
-  deleted from the queue;
+* done: exported (or nothing left to do, or MGN not initialized in the account -- a state the
+  checkpoint records and rechecks hourly, not a failure -- or stopped with time to spare by what
+  a continuation would meet again at once, such as an entry EventBridge refuses: the next tick
+  retries it) -- deleted from the queue;
 * handed on: the deadline came with backlog left (or before the account's turn), so a
   continuation request goes to the back of the account's message group -- deleted;
 * failed: the export failed, or the record is not a work request -- reported in

@@ -113,7 +113,7 @@ def test_transient_service_errors_are_absorbed_by_botocore(
     assert_exactly_once(world, 40)
 
 
-def test_log_group_down_past_retries_keeps_the_checkpoint_and_duplicates_at_most_a_page(
+def test_log_group_down_past_retries_keeps_its_position_while_eventbridge_goes_on(
     world: World, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given CloudWatch Logs throttling every call
@@ -123,16 +123,77 @@ def test_log_group_down_past_retries_keeps_the_checkpoint_and_duplicates_at_most
     proxy.inject("logs.PutLogEvents", "throttle")
     # When the exporter runs
     report = invoke()
-    # Then the account fails, nothing is checkpointed, and the next run delivers everything
+    # Then the account fails (to be retried), the log group's position stays at 0, and
+    # EventBridge, a sink of its own, took every item
     assert report["accounts"][0]["outcome"] == "failed"
-    assert world.state(OWN_ACCOUNT).jobs[job].position == 0
+    assert report["counters"]["LogsDeliveryFailed"] == 1
+    checkpoint = world.state(OWN_ACCOUNT).jobs[job]
+    assert (checkpoint.sink_position("logs"), checkpoint.sink_position("events")) == (0, 120)
     assert logged(world) == []
+    # And once the log group is back, the next run fills it, repeating nothing into EventBridge
     proxy.clear()
-    invoke()
+    assert invoke()["complete"]
+    assert_exactly_once(world, 120)
+
+
+def test_an_eventbridge_outage_fails_the_account_and_repeats_nothing_into_the_logs(
+    world: World, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given EventBridge refusing every PutEvents call as a whole (an SCP, a deleted bus, KMS)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    job = add_job(world.emulator, OWN_ACCOUNT, 30, completed=False, seed=51)
+    proxy.inject(
+        "events.PutEvents",
+        "http_500",
+        status=400,
+        error_code="AccessDeniedException",
+        message="not authorized to perform events:PutEvents",
+    )
+    # When three ticks run through the outage
+    reports = [invoke() for _ in range(3)]
+    # Then every one fails the account (it is retried, and alarmed), none marks it covered...
+    for report in reports:
+        assert report["accounts"][0]["outcome"] == "failed", report
+        assert not report["complete"]
+        assert report["counters"]["AccountsFailed"] == 1
+        assert report["counters"]["EventsDeliveryFailed"] == 1
+    state = world.state(OWN_ACCOUNT)
+    assert state.covered_until is None
+    assert state.jobs[job].sink_position("events") == 0
+    # ...and the log group got each item once, however many ticks failed
+    assert sorted(d["position"] for d in logged(world)) == list(range(30))
+    # When EventBridge is back, it gets every item once, and the log group nothing again
+    proxy.clear()
+    assert invoke()["complete"]
+    assert_exactly_once(world, 30)
+
+
+def test_a_logs_outage_of_many_ticks_sends_no_duplicate_to_eventbridge(
+    world: World, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a running job whose log grows between ticks, and CloudWatch Logs down
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    emu = world.emulator
+    job = add_job(emu, OWN_ACCOUNT, 20, completed=False, seed=52)
+    proxy.inject("logs.PutLogEvents", "http_500")
+    # When five ticks run through the outage, with new items each time
+    for _ in range(5):
+        report = invoke()
+        assert report["accounts"][0]["outcome"] == "failed"
+        assert report["counters"]["LogsDeliveryFailed"] == 1
+        emu.append_items(
+            OWN_ACCOUNT,
+            job,
+            [make_item("SNAPSHOT_END", datetime.now(UTC)) for _ in range(4)],
+        )
+    # Then the alert path kept working: EventBridge holds every item logged before the last
+    # tick exactly once (no re-sends of a page per retry or tick)
     bus = event_ids(details(world))
-    assert len(bus) == 120 and sum(bus.values()) - 120 <= 50
-    assert_logs = event_ids(logged(world))
-    assert len(assert_logs) == 120 and max(assert_logs.values()) == 1
+    assert len(bus) == 20 + 4 * 4 and max(bus.values()) == 1
+    # When the log group is back, it catches up, and EventBridge gets only what is new
+    proxy.clear()
+    assert invoke()["complete"]
+    assert_exactly_once(world, 20 + 5 * 4)
 
 
 def todays_stream(world: World) -> None:
@@ -176,14 +237,18 @@ def test_retries_never_run_past_the_deadline(
     # When the exporter runs with a 3 s budget
     started = time.monotonic()
     report = invoke(budget_ms=3_000)
-    # Then it returns before its deadline, without moving the checkpoint
+    # Then it returns before its deadline; EventBridge's position has not moved (the log
+    # group, a sink of its own, took the items) and the account failed, to be tried again
     assert (time.monotonic() - started) * 1000 < 3_000
-    assert report["itemsExported"] == 0
-    assert world.state(OWN_ACCOUNT).jobs[job].position == 0
-    # And once EventBridge recovers, everything is delivered once to the log group
+    assert report["accounts"][0]["outcome"] == "failed"
+    checkpoint = world.state(OWN_ACCOUNT).jobs[job]
+    assert checkpoint.sink_position("events") == 0
+    assert checkpoint.sink_position("logs") == 40
+    # And once EventBridge recovers, everything is delivered once to each sink
     proxy.clear()
     invoke()
     assert sorted(d["position"] for d in logged(world)) == list(range(40))
+    assert sorted(d["position"] for d in details(world)) == list(range(40))
 
 
 def test_a_checkpoint_table_refusing_one_account_does_not_stop_the_others(

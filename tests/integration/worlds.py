@@ -28,3 +28,10 @@ def add_job(
     if completed:
         emu.set_job_status(account_id, job_id, "COMPLETED")
     return job_id
+
+
+def grow(emu: MgnEmulator, account_id: str, job_id: str, count: int, *, seed: int = 1) -> None:
+    """`count` more items at the end of a job's log, logged now."""
+    emu.append_items(
+        account_id, job_id, job_log(count, start=datetime.now(UTC), rng=random.Random(seed))
+    )

@@ -55,6 +55,7 @@ def test_detail_holds_the_contract_fields_and_eventdata_unchanged() -> None:
         "initiatedBy": "START_CUTOVER",
         "event": "CONVERSION_FAIL",
         "severity": "ERROR",
+        "backfill": False,
         "logDateTime": "2026-11-25T10:00:00.123Z",
         "position": 3,
         "eventData": raw["eventData"],
@@ -108,11 +109,39 @@ def test_huge_raw_error_is_cut_with_a_marker_to_fit_both_sinks() -> None:
         "Resources": list(event.resources),
         "Time": event.time,
     }
-    assert entry_size(entry) <= 256 * 1024
+    # PutEvents: "the total entry size must be less than 256 KB"
+    assert entry_size(entry) < 256 * 1024
     assert event.detail["truncated"] == ["eventData.rawError"]
     assert "truncated" in event.detail["eventData"]["rawError"]
     assert event.detail["eventData"]["rawError"].startswith("EEEE")
     assert any("truncated" in problem for problem in event.problems)
+
+
+@pytest.mark.parametrize(
+    ("log_date_time", "backfill"),
+    [
+        ("2026-11-25T09:59:59.999Z", True),  # logged before the account's first export
+        ("2026-11-25T10:00:00.000Z", False),  # at it or after: live
+        ("2026-11-25T11:00:00Z", False),
+        ("not a time", False),  # unknown: live, better an alert too many than none
+    ],
+)
+def test_items_logged_before_the_first_export_are_marked_backfill(
+    log_date_time: str, backfill: bool
+) -> None:
+    raw = {**item(), "logDateTime": log_date_time}
+    event = build_event(
+        raw,
+        account_id=ACCOUNT,
+        region="us-east-1",
+        job=JOB,
+        position=0,
+        source="s",
+        live_since=datetime(2026, 11, 25, 10, tzinfo=UTC),
+    )
+    assert event.detail["backfill"] is backfill
+    # The mark is not part of the item's identity
+    assert event.event_id == shape(raw, position=0, source="s").event_id
 
 
 def test_multibyte_and_escaped_values_are_cut_on_character_boundaries() -> None:
