@@ -7,8 +7,13 @@ cdk-nag's AwsSolutions checks run on every synth; any unsuppressed finding fails
 import sys
 
 from infra.application import build_app, environment_from_os, findings
+from infra.config import ConfigError
 
-app, _ = build_app(env=environment_from_os())
+try:
+    app, _ = build_app(env=environment_from_os())
+except ConfigError as error:
+    # A bad context value or an unsupported Region: the message says which, no traceback.
+    sys.exit(f"synth failed: {error}")
 assembly = app.synth()
 problems = findings(assembly)
 if problems:

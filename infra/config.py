@@ -21,6 +21,8 @@ ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 BUS_NAME = re.compile(r"^[/\.\-_A-Za-z0-9]{1,256}$")
 # CloudWatch Logs group names.
 LOG_GROUP_NAME = re.compile(r"^[\.\-_/#A-Za-z0-9]{1,512}$")
+# CloudWatch dashboard names.
+DASHBOARD_NAME = re.compile(r"^[\-_A-Za-z0-9]{1,255}$")
 SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-\.]{0,254}$")
 EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$")
@@ -59,9 +61,12 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, kw_only=True)
 class ExporterConfig:
-    event_bus_name: str
+    # Names set in context; None (the default, an empty string) derives them from the stack
+    # name (infra/naming.py).
+    event_bus_name: str | None
     event_source: str
-    event_log_group_name: str
+    event_log_group_name: str | None
+    dashboard_name: str | None
     event_log_retention_days: int
     event_log_kms_key_arn: str | None
     function_log_retention_days: int
@@ -76,7 +81,8 @@ class ExporterConfig:
     archive_retention_days: int
     alert_email: str | None
     ops_email: str | None
-    export_lag_alarm_seconds: int
+    # Alarm when some account has had no successful export for this long.
+    staleness_alarm_minutes: int
     powertools_layer_version: int
     # X-Ray SDK subsegments for every AWS call; its import doubles the cold start.
     sdk_tracing: bool
@@ -100,9 +106,10 @@ class ExporterConfig:
             return c.CONTEXT_DEFAULTS[key] if value is None else value
 
         config = cls(
-            event_bus_name=_matching(raw, c.CTX_EVENT_BUS_NAME, BUS_NAME),
+            event_bus_name=_optional(raw, c.CTX_EVENT_BUS_NAME, BUS_NAME),
             event_source=_event_source(raw(c.CTX_EVENT_SOURCE)),
-            event_log_group_name=_matching(raw, c.CTX_EVENT_LOG_GROUP_NAME, LOG_GROUP_NAME),
+            event_log_group_name=_optional(raw, c.CTX_EVENT_LOG_GROUP_NAME, LOG_GROUP_NAME),
+            dashboard_name=_optional(raw, c.CTX_DASHBOARD_NAME, DASHBOARD_NAME),
             event_log_retention_days=_retention(raw, c.CTX_EVENT_LOG_RETENTION_DAYS),
             event_log_kms_key_arn=_optional(raw, c.CTX_EVENT_LOG_KMS_KEY_ARN, KMS_KEY_ARN),
             function_log_retention_days=_retention(raw, c.CTX_FUNCTION_LOG_RETENTION_DAYS),
@@ -118,7 +125,9 @@ class ExporterConfig:
             archive_retention_days=_int(raw, c.CTX_ARCHIVE_RETENTION_DAYS, 0, 3650),
             alert_email=_optional(raw, c.CTX_ALERT_EMAIL, EMAIL),
             ops_email=_optional(raw, c.CTX_OPS_EMAIL, EMAIL),
-            export_lag_alarm_seconds=_int(raw, c.CTX_EXPORT_LAG_ALARM_SECONDS, 60, 7 * 86400),
+            # At least two periods of the fastest schedule; at most a day (beyond that the
+            # alarm would only confirm what AccountsFailed and the dead-letter queue said).
+            staleness_alarm_minutes=_int(raw, c.CTX_STALENESS_ALARM_MINUTES, 10, 24 * 60),
             powertools_layer_version=_int(raw, c.CTX_POWERTOOLS_LAYER_VERSION, 1, 10_000),
             sdk_tracing=_bool(raw, c.CTX_SDK_TRACING),
             # Lambda's limits for an SQS event source mapping's MaximumConcurrency.
@@ -128,6 +137,9 @@ class ExporterConfig:
             # SQS's limits for a redrive policy's maxReceiveCount.
             worker_max_receive_count=_int(raw, c.CTX_WORKER_MAX_RECEIVE_COUNT, 1, 1000),
         )
+        if config.event_bus_name == "default":
+            # The account's own bus: the stack cannot create (or keep) it.
+            raise ConfigError(f"context {c.CTX_EVENT_BUS_NAME} cannot be 'default'")
         if config.deadline_margin_seconds >= c.WORKER_TIMEOUT_SECONDS:
             raise ConfigError(
                 f"context {c.CTX_DEADLINE_MARGIN_SECONDS} must be below the worker timeout "

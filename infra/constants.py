@@ -53,11 +53,48 @@ ASSET_EXCLUDES: Final = (
 
 # AWS-managed Powertools for AWS Lambda (Python) v3 layer (python3.12, arm64). It brings
 # aws-lambda-powertools and aws-xray-sdk (the tracer extra); boto3 comes from the runtime.
-# Version 27 is the one the Powertools docs list for every commercial region as of this
-# writing; override with the `powertoolsLayerVersion` context key rather than editing this.
+# Version 27 is the current one in the Powertools docs as of this writing; override with the
+# `powertoolsLayerVersion` context key rather than editing this.
 POWERTOOLS_LAYER_ACCOUNT: Final = "017000801446"
 POWERTOOLS_LAYER_NAME: Final = "AWSLambdaPowertoolsPythonV3-python312-arm64"
 POWERTOOLS_LAYER_VERSION: Final = 27
+# Where the stack deploys: the Regions where the Powertools docs (docs/includes/
+# _layer_homepage_arm64.md) list that layer, less those where a resource type of the stack does
+# not exist. Account 017000801446 publishes in the commercial partition only (China and GovCloud
+# have other publisher accounts and layer versions, which this project does not test), and the
+# arm64 layer is missing from some commercial Regions that have the x86_64 one (ca-west-1). The
+# CDK's CloudFormation validation (a test synthesizes every Region listed here) finds no
+# EventBridge schema registry in ap-south-2, ap-southeast-4, ap-southeast-5, ap-southeast-7,
+# il-central-1 and mx-central-1, which have the layer. The stack does not claim any of those: an
+# explicit Region outside this list fails the synth, and an environment-agnostic template cannot
+# resolve the layer there (infra/regions.py).
+SUPPORTED_REGIONS: Final = (
+    "af-south-1",
+    "ap-east-1",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ca-central-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "me-central-1",
+    "me-south-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+)
 
 # --- the event contract ----------------------------------------------------------------------
 # The contract's constants come from the code that builds the events: one source of truth.
@@ -89,21 +126,20 @@ WORKER_RETRY_BACKOFF_SECONDS: Final = 30
 # --- checkpoint table (fixed by the Lambda code) ---------------------------------------------
 TABLE_PARTITION_KEY: Final = checkpoint_store.PARTITION_KEY
 TABLE_TTL_ATTRIBUTE: Final = checkpoint_store.TTL_ATTRIBUTE
-TABLE_ACTIONS: Final = (
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:Query",
-)
+# Exactly what mgn_exporter/checkpoint_store.py calls (a test reads its syntax tree): every read
+# and write is a conditional UpdateItem (ALL_NEW returns the state with the lease), so the worker
+# needs no GetItem, PutItem, DeleteItem or Query.
+TABLE_ACTIONS: Final = ("dynamodb:UpdateItem",)
 
 # --- MGN: the read-only actions each function calls ----------------------------------------
 # The dispatcher resolves `accounts: auto` (global view); the worker reads the accounts' jobs.
+# Per the service authorization reference, ListManagedAccounts and DescribeJobs have no resource
+# type (IAM requires "*"); DescribeJobLogItems requires a job:
+# arn:${Partition}:mgn:${Region}:${Account}:job/${JobID}.
 DISPATCHER_MGN_ACTIONS: Final = ("mgn:ListManagedAccounts",)
-WORKER_MGN_ACTIONS: Final = (
-    "mgn:DescribeJobs",
-    "mgn:DescribeJobLogItems",
-)
+WORKER_MGN_UNSCOPED_ACTIONS: Final = ("mgn:DescribeJobs",)
+WORKER_MGN_JOB_ACTIONS: Final = ("mgn:DescribeJobLogItems",)
+WORKER_MGN_ACTIONS: Final = WORKER_MGN_UNSCOPED_ACTIONS + WORKER_MGN_JOB_ACTIONS
 MGN_ACTIONS: Final = DISPATCHER_MGN_ACTIONS + WORKER_MGN_ACTIONS
 
 # --- the work queue (FIFO: one message group per account) ----------------------------------
@@ -128,8 +164,20 @@ METRIC_PUBLISH_RETRIES: Final = "PublishRetries"
 METRIC_FAILED_ENTRIES: Final = "FailedEntries"
 METRIC_ACCOUNTS_FAILED: Final = "AccountsFailed"
 METRIC_THROTTLES: Final = "Throttles"
-METRIC_EXPORT_LAG_SECONDS: Final = "ExportLagSeconds"
 METRIC_JOBS_FAILED: Final = "JobsFailed"
+# Jobs discovery left for a later run (the account's state item is full): graphed, not alarmed.
+METRIC_JOBS_DEFERRED: Final = "JobsDeferred"
+# Account exports whose PutEvents calls failed as a whole after retries (the bus unavailable,
+# AccessDenied, KMS), and account exports whose CloudWatch Logs write failed.
+METRIC_EVENTS_DELIVERY_FAILED: Final = "EventsDeliveryFailed"
+METRIC_LOGS_DELIVERY_FAILED: Final = "LogsDeliveryFailed"
+# A job log changed under the checkpoint (items shifted): the export may have gaps or repeats.
+METRIC_LOG_SHIFTS: Final = "LogShifts"
+# Accounts newly found with MGN not initialized in the Region: a state, not a failure.
+METRIC_ACCOUNTS_UNINITIALIZED: Final = "AccountsUninitialized"
+# Per worker run, the largest over its accounts of the seconds since the account's last export
+# that did not fail (Maximum is the statistic that means something).
+METRIC_ACCOUNT_STALENESS_SECONDS: Final = "AccountStalenessSeconds"
 METRIC_HAND_ONS: Final = "HandOns"
 METRIC_HAND_ONS_FAILED: Final = "HandOnsFailed"
 METRIC_REQUESTS_COVERED: Final = "RequestsCovered"
@@ -144,6 +192,7 @@ DURATION_ALARM_FRACTION: Final = 0.8
 CTX_EVENT_BUS_NAME: Final = "eventBusName"
 CTX_EVENT_SOURCE: Final = "eventSource"
 CTX_EVENT_LOG_GROUP_NAME: Final = "eventLogGroupName"
+CTX_DASHBOARD_NAME: Final = "dashboardName"
 CTX_EVENT_LOG_RETENTION_DAYS: Final = "eventLogRetentionDays"
 CTX_EVENT_LOG_KMS_KEY_ARN: Final = "eventLogKmsKeyArn"
 CTX_FUNCTION_LOG_RETENTION_DAYS: Final = "functionLogRetentionDays"
@@ -158,7 +207,7 @@ CTX_ARCHIVE_ENABLED: Final = "archiveEnabled"
 CTX_ARCHIVE_RETENTION_DAYS: Final = "archiveRetentionDays"
 CTX_ALERT_EMAIL: Final = "alertEmail"
 CTX_OPS_EMAIL: Final = "opsEmail"
-CTX_EXPORT_LAG_ALARM_SECONDS: Final = "exportLagAlarmSeconds"
+CTX_STALENESS_ALARM_MINUTES: Final = "stalenessAlarmMinutes"
 CTX_POWERTOOLS_LAYER_VERSION: Final = "powertoolsLayerVersion"
 CTX_SDK_TRACING: Final = "sdkTracing"
 CTX_WORKER_MAX_CONCURRENCY: Final = "workerMaxConcurrency"
@@ -166,9 +215,12 @@ CTX_WORKER_BATCH_SIZE: Final = "workerBatchSize"
 CTX_WORKER_MAX_RECEIVE_COUNT: Final = "workerMaxReceiveCount"
 
 CONTEXT_DEFAULTS: Final[dict[str, str | int | bool]] = {
-    CTX_EVENT_BUS_NAME: "mgn-job-log-events",
+    # Empty: derived from the stack name (infra/naming.py), so that a second stack fits in the
+    # same account and Region.
+    CTX_EVENT_BUS_NAME: "",
     CTX_EVENT_SOURCE: "mgn.joblog.exporter",
-    CTX_EVENT_LOG_GROUP_NAME: "/mgn-job-log-exporter/events",
+    CTX_EVENT_LOG_GROUP_NAME: "",
+    CTX_DASHBOARD_NAME: "",
     CTX_EVENT_LOG_RETENTION_DAYS: 365,
     CTX_EVENT_LOG_KMS_KEY_ARN: "",
     CTX_FUNCTION_LOG_RETENTION_DAYS: 30,
@@ -183,7 +235,7 @@ CONTEXT_DEFAULTS: Final[dict[str, str | int | bool]] = {
     CTX_ARCHIVE_RETENTION_DAYS: 30,
     CTX_ALERT_EMAIL: "",
     CTX_OPS_EMAIL: "",
-    CTX_EXPORT_LAG_ALARM_SECONDS: 1800,
+    CTX_STALENESS_ALARM_MINUTES: 30,
     CTX_POWERTOOLS_LAYER_VERSION: POWERTOOLS_LAYER_VERSION,
     CTX_SDK_TRACING: False,
     CTX_WORKER_MAX_CONCURRENCY: 8,

@@ -91,7 +91,10 @@ class DispatcherFunction(ProjectFunction):
 
         work_queue.grant_send_work(self.role)
         self.add_mgn_read_policy(
+            "MgnReadPolicy",
             c.DISPATCHER_MGN_ACTIONS,
+            resources=["*"],
+            wildcard="Resource::*",
             justification="mgn:ListManagedAccounts has no resource types, so IAM requires '*'. "
             "It is read-only, and only called when the accounts are 'auto' (global view).",
         )

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -16,21 +15,21 @@ from constructs import Construct
 from infra import constants as c
 from infra.messaging import dead_letter_queue, encrypted_topic
 
+# Every alert rule matches live items only. The first run of an account (or a new account)
+# reads `backfillDays` of history, and the exporter marks those items `backfill: true`: without
+# this filter the first deploy would page people for a week of old failures. The field is in
+# every event, so [false] never drops a live item.
+LIVE_ITEMS_ONLY: dict[str, Any] = {"backfill": [False]}
+
 
 def error_items_detail() -> dict[str, Any]:
     """Detail filter of the ERROR-severity rule (SNAPSHOT_FAIL, CONVERSION_FAIL, ...)."""
-    return {"severity": ["ERROR"]}
+    return {"severity": ["ERROR"], **LIVE_ITEMS_ONLY}
 
 
 def cutover_launch_failure_detail() -> dict[str, Any]:
     """Detail filter of the cutover launch failure rule."""
-    return {"event": ["LAUNCH_FAILED"], "initiatedBy": ["START_CUTOVER"]}
-
-
-def archive_name_for(bus_name: str) -> str:
-    """Archive names allow [.-_A-Za-z0-9] and at most 48 characters."""
-    base = re.sub(r"[^.\-_A-Za-z0-9]", "-", bus_name).strip("-")[: 48 - len("-archive")]
-    return f"{base}-archive"
+    return {"event": ["LAUNCH_FAILED"], "initiatedBy": ["START_CUTOVER"], **LIVE_ITEMS_ONLY}
 
 
 def _field(path: str) -> str:
@@ -61,6 +60,11 @@ class ExporterEventBus(Construct):
     Both rules send a readable message to ``alert_topic`` and park undeliverable messages in
     ``alert_dlq``. A cutover launch failure matches both rules on purpose: they are examples
     of a broad and of a narrow pattern.
+
+    The archive is part of the audit trail, so `cdk destroy` keeps it, and keeps the bus with
+    it: the archive has a rule on the bus (EventBridge deletes a bus only once it has no rules),
+    and an archive replays only to the bus it was created on. Their names must therefore be
+    unique per stack instance (infra/naming.py), or the next deploy would meet them.
     """
 
     def __init__(
@@ -69,6 +73,7 @@ class ExporterEventBus(Construct):
         construct_id: str,
         *,
         bus_name: str,
+        archive_name: str,
         event_source: str,
         archive_enabled: bool,
         archive_retention_days: int,
@@ -87,8 +92,8 @@ class ExporterEventBus(Construct):
             self.archive = self.bus.archive(
                 "Archive",
                 # Named after the bus so replay instructions can name it (and generated names
-                # can exceed the 48-character limit).
-                archive_name=archive_name_for(bus_name),
+                # can exceed the 48-character limit); the ArchiveName output gives it.
+                archive_name=archive_name,
                 description=f"Replayable copy of {event_source} events",
                 event_pattern=events.EventPattern(source=[event_source]),
                 # None renders RetentionDays 0: EventBridge keeps the events indefinitely.
@@ -96,6 +101,8 @@ class ExporterEventBus(Construct):
                     Duration.days(archive_retention_days) if archive_retention_days else None
                 ),
             )
+            self.archive.apply_removal_policy(RemovalPolicy.RETAIN)
+            self.bus.apply_removal_policy(RemovalPolicy.RETAIN)
 
         self.alert_topic = encrypted_topic(
             self,

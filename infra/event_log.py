@@ -80,7 +80,12 @@ SAVED_QUERIES: tuple[SavedQuery, ...] = (
 
 
 class EventLogGroup(Construct):
-    """The log group the exporter writes one JSON line per item to, plus saved queries."""
+    """The log group the exporter writes one JSON line per item to, plus saved queries.
+
+    The group is the audit trail (a year of every item by default), so `cdk destroy` keeps it;
+    its name must then be unique per stack instance (infra/naming.py), or the next deploy of
+    the stack would fail on it ("already exists").
+    """
 
     def __init__(
         self,
@@ -104,9 +109,8 @@ class EventLogGroup(Construct):
             log_group_name=log_group_name,
             retention=retention,
             encryption_key=encryption_key,
-            # Deleted with the stack so that a redeploy can reuse the fixed name; the README
-            # tells users to export it first if they need its history.
-            removal_policy=RemovalPolicy.DESTROY,
+            # Kept by `cdk destroy` and on replacement; the README says how to delete it.
+            removal_policy=RemovalPolicy.RETAIN,
         )
         # The L1 resource keeps each query verbatim; the L2 QueryString builder reorders commands.
         self.queries = [

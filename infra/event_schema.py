@@ -12,11 +12,6 @@ from constructs import Construct
 from infra import constants as c
 
 
-def registry_name_for(bus_name: str) -> str:
-    """One registry per bus, named after it with only the characters registries accept."""
-    return re.sub(r"[^A-Za-z0-9._-]", "-", bus_name).strip("-")[:64] or "mgn-job-log-events"
-
-
 def schema_name_for(event_source: str) -> str:
     # The "<source>@<DetailType>" form EventBridge schema discovery uses for its own schemas.
     return f"{event_source}@{re.sub(r'[^A-Za-z0-9]', '', c.DETAIL_TYPE)}"
@@ -38,7 +33,7 @@ class EventSchema(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        bus_name: str,
+        registry_name: str,
         event_source: str,
         schema_file: Path = c.SCHEMA_FILE,
     ) -> None:
@@ -46,7 +41,7 @@ class EventSchema(Construct):
         self.registry = eventschemas.CfnRegistry(
             self,
             "Registry",
-            registry_name=registry_name_for(bus_name),
+            registry_name=registry_name,
             description=c.SCHEMA_REGISTRY_DESCRIPTION,
         )
         self.schema = eventschemas.CfnSchema(

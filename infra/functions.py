@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -18,6 +18,7 @@ from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from infra import constants as c
+from infra.regions import powertools_layer_arn
 
 # Lambda's JSON log format filters application logs itself (AWS_LAMBDA_LOG_LEVEL), so its level
 # must follow the configured one or DEBUG lines would be dropped before Powertools sees them.
@@ -28,14 +29,6 @@ APPLICATION_LOG_LEVELS = {
     "ERROR": lambda_.ApplicationLogLevel.ERROR,
     "CRITICAL": lambda_.ApplicationLogLevel.FATAL,
 }
-
-
-def powertools_layer_arn(version: int) -> str:
-    """ARN of the AWS-managed Powertools layer in the stack's region (a deploy-time token)."""
-    return (
-        f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{c.POWERTOOLS_LAYER_ACCOUNT}:layer:"
-        f"{c.POWERTOOLS_LAYER_NAME}:{version}"
-    )
 
 
 def lambda_source_code() -> lambda_.Code:
@@ -109,7 +102,9 @@ class ProjectFunction(Construct):
             code=lambda_source_code(),
             layers=[
                 lambda_.LayerVersion.from_layer_version_arn(
-                    self, "PowertoolsLayer", powertools_layer_arn(options.powertools_layer_version)
+                    self,
+                    "PowertoolsLayer",
+                    powertools_layer_arn(self, options.powertools_layer_version),
                 )
             ],
             role=self.role,
@@ -148,14 +143,29 @@ class ProjectFunction(Construct):
             ],
         )
 
-    def add_mgn_read_policy(self, actions: Sequence[str], *, justification: str) -> iam.Policy:
-        """MGN read actions on '*', in a policy of their own so that the '*' is justified apart
-        from X-Ray's. ``justification`` says why these actions cannot be scoped."""
+    def add_mgn_read_policy(
+        self,
+        construct_id: str,
+        actions: Sequence[str],
+        *,
+        resources: Sequence[str],
+        wildcard: str,
+        justification: str,
+    ) -> iam.Policy:
+        """MGN read actions in a policy of their own, so that its wildcard resource is justified
+        apart from X-Ray's. ``wildcard`` is the resource as cdk-nag names it in its finding
+        (``Resource::*``, say); ``justification`` says why it cannot be narrower."""
         policy = iam.Policy(
             self,
-            "MgnReadPolicy",
+            construct_id,
             roles=[self.role],
-            statements=[iam.PolicyStatement(sid="MgnRead", actions=list(actions), resources=["*"])],
+            statements=[
+                iam.PolicyStatement(
+                    sid=construct_id.removesuffix("Policy"),
+                    actions=list(actions),
+                    resources=list(resources),
+                )
+            ],
         )
         # Without this the first invocation can start before the policy exists.
         self.function.node.add_dependency(policy)
@@ -165,7 +175,7 @@ class ProjectFunction(Construct):
                 NagPackSuppression(
                     id="AwsSolutions-IAM5",
                     reason=justification,
-                    applies_to=["Resource::*"],
+                    applies_to=[wildcard],
                 )
             ],
         )

@@ -1,9 +1,11 @@
 """Deploy a synthesized assembly into moto's CloudFormation (the sandbox's local "AWS").
 
 moto's CloudFormation has no model for some resource types: it skips them with a warning, or
-fails the stack. ``trim_template`` drops exactly those types, refuses if a kept resource
-refers to a dropped one, and reports what it dropped. ``name_fifo_queues`` gives unnamed FIFO
-queues the ``.fifo`` name CloudFormation would generate (moto's generated names lack it).
+fails the stack. ``trim_template`` drops exactly those types, spells out the ARN of a dropped
+alarm where a kept resource refers to it (the dashboard's alarm widget), refuses if a kept
+resource refers to a dropped one otherwise, and reports what it dropped and rewrote.
+``name_fifo_queues`` gives unnamed FIFO queues the ``.fifo`` name CloudFormation would generate
+(moto's generated names lack it).
 ``deploy_assembly`` then does what ``cdk bootstrap`` + ``cdk deploy`` would: the bootstrap
 version parameter, the assets bucket, the file assets, and the stack.
 
@@ -75,6 +77,8 @@ class TrimResult:
     template: dict[str, Any]
     dropped: list[DroppedResource]
     dropped_outputs: list[str]
+    # kept logical ID -> the dropped alarms whose ARNs were spelled out in it
+    respelled: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -87,6 +91,8 @@ class LocalDeployment:
     physical_ids: dict[str, str]
     dropped: list[DroppedResource] = field(default_factory=list)
     dropped_outputs: list[str] = field(default_factory=list)
+    # kept logical ID -> the dropped alarms whose ARNs trim_template spelled out in it
+    respelled: dict[str, list[str]] = field(default_factory=dict)
     # logical ID -> the name name_fifo_queues gave an unnamed FIFO queue
     named_fifo_queues: dict[str, str] = field(default_factory=dict)
 
@@ -116,14 +122,51 @@ def _references(node: Any) -> set[str]:
     return found
 
 
+def _alarm_arn(alarm_name: str) -> dict[str, Any]:
+    """What GetAtt Arn of an alarm named ``alarm_name`` resolves to in CloudFormation."""
+    return {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":cloudwatch:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                f":alarm:{alarm_name}",
+            ],
+        ]
+    }
+
+
+def _spell_out_alarm_arns(node: Any, arns: dict[str, dict[str, Any]], used: set[str]) -> Any:
+    """``node`` with every GetAtt Arn of an alarm in ``arns`` replaced by the ARN itself."""
+    if isinstance(node, dict):
+        if set(node) == {"Fn::GetAtt"}:
+            value = node["Fn::GetAtt"]
+            target, attribute = value if isinstance(value, list) else str(value).split(".", 1)
+            if attribute == "Arn" and target in arns:
+                used.add(target)
+                return copy.deepcopy(arns[target])
+        return {key: _spell_out_alarm_arns(value, arns, used) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_spell_out_alarm_arns(item, arns, used) for item in node]
+    return node
+
+
 def trim_template(
     template: dict[str, Any],
     unsupported: frozenset[str] = MOTO_UNSUPPORTED_RESOURCE_TYPES,
 ) -> TrimResult:
-    """Drop the resource types moto cannot create; nothing else is touched.
+    """Drop the resource types moto cannot create; touch nothing else but alarm ARNs.
 
-    DependsOn entries and outputs that name a dropped resource go with it. A kept resource that
-    refers to a dropped one is an error: the deployment would not mean what it seems to.
+    DependsOn entries and outputs that name a dropped resource go with it. A kept resource
+    that refers to a dropped alarm's ARN (the dashboard's alarm widget does) gets the ARN
+    written out from the alarm's name, which is what CloudFormation would resolve it to: the
+    dashboard deploys as it would on AWS, only its alarms do not exist. Any other reference
+    from a kept resource to a dropped one is an error: the deployment would not mean what it
+    seems to.
     """
     trimmed = copy.deepcopy(template)
     resources: dict[str, Any] = trimmed.get("Resources", {})
@@ -133,8 +176,21 @@ def trim_template(
         if resource.get("Type") in unsupported
     ]
     dropped_ids = {d.logical_id for d in dropped}
+    alarm_arns = {
+        logical_id: _alarm_arn(resources[logical_id]["Properties"]["AlarmName"])
+        for logical_id in dropped_ids
+        if resources[logical_id]["Type"] == "AWS::CloudWatch::Alarm"
+        and isinstance(resources[logical_id].get("Properties", {}).get("AlarmName"), str)
+    }
     for logical_id in dropped_ids:
         del resources[logical_id]
+
+    respelled: dict[str, list[str]] = {}
+    for logical_id in list(resources):
+        used: set[str] = set()
+        resources[logical_id] = _spell_out_alarm_arns(resources[logical_id], alarm_arns, used)
+        if used:
+            respelled[logical_id] = sorted(used)
 
     for logical_id, resource in resources.items():
         depends_on = resource.get("DependsOn")
@@ -155,7 +211,9 @@ def trim_template(
     dropped_outputs = sorted(k for k, v in outputs.items() if _references(v) & dropped_ids)
     for key in dropped_outputs:
         del outputs[key]
-    return TrimResult(trimmed, sorted(dropped, key=lambda d: d.logical_id), dropped_outputs)
+    return TrimResult(
+        trimmed, sorted(dropped, key=lambda d: d.logical_id), dropped_outputs, respelled
+    )
 
 
 # SQS queue names: at most 80 characters, and a FIFO queue's end in ".fifo".
@@ -334,6 +392,7 @@ def deploy_assembly(
         physical_ids={r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources},
         dropped=trim.dropped,
         dropped_outputs=trim.dropped_outputs,
+        respelled=trim.respelled,
         named_fifo_queues=named_fifo_queues,
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -11,8 +11,9 @@ from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
-# CloudWatch alarms publish to the topics; the key policy must say so. (The EventBridge rule
-# targets add their own statement for events.amazonaws.com when they are bound to a topic.)
+# CloudWatch alarms publish to the topics; the key policy and the topic's policy must say so.
+# (The EventBridge rule targets add their own statements for events.amazonaws.com, to the topic's
+# policy and to its key's, when they are bound to a topic.)
 ALARM_PUBLISHER = "cloudwatch.amazonaws.com"
 
 
@@ -64,6 +65,32 @@ def encrypted_topic(
         # The address gets a confirmation mail; nothing is delivered until it is confirmed.
         topic.add_subscription(subscriptions.EmailSubscription(email))
     return topic
+
+
+def allow_alarms_to_publish(topic: sns.Topic, *, alarm_name_prefix: str) -> None:
+    """Let this account's CloudWatch alarms named ``<alarm_name_prefix>*`` publish to ``topic``.
+
+    Needed because the topic has a policy of its own (the TLS-only statement ``enforce_ssl``
+    adds): a topic policy replaces SNS's default one, which is what lets an alarm of the
+    account publish, and ``SnsAction`` adds nothing. The conditions keep the statement from
+    serving another account's alarms (``aws:SourceAccount``) or another stack's
+    (``aws:SourceArn``: the alarm names start with the prefix).
+    """
+    topic.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="AllowThisStacksAlarmsToPublish",
+            principals=[iam.ServicePrincipal(ALARM_PUBLISHER)],
+            actions=["sns:Publish"],
+            resources=[topic.topic_arn],
+            conditions={
+                "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                "ArnLike": {
+                    "aws:SourceArn": f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:"
+                    f"{Aws.ACCOUNT_ID}:alarm:{alarm_name_prefix}*"
+                },
+            },
+        )
+    )
 
 
 def dead_letter_queue(

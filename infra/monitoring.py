@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Aws, Duration, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_kms as kms
@@ -14,7 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import constants as c
-from infra.messaging import encrypted_topic
+from infra.messaging import allow_alarms_to_publish, encrypted_topic
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,8 @@ class WatchedQueue:
 
 @dataclass(frozen=True)
 class WatchedFunction:
-    """A function whose errors, throttles and duration (against its timeout) are alarmed."""
+    """A function whose errors and throttles are alarmed (and its duration, against its
+    timeout, where a long run means trouble)."""
 
     label: str
     function: lambda_.IFunction
@@ -63,15 +64,18 @@ class Monitoring(Construct):
         work_queue: sqs.IQueue,
         worker_max_concurrency: int,
         service_name: str,
+        dashboard_name: str,
         schedule_rate_minutes: int,
-        export_lag_alarm_seconds: int,
+        staleness_alarm_minutes: int,
         dead_letter_queues: Sequence[WatchedQueue],
         topic_key: kms.IKey,
         ops_email: str | None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._service_name = service_name
-        self._alarm_prefix = Stack.of(self).stack_name
+        # Every alarm is named "<stack name>-<what>": a page says which stack, and the ops
+        # topic's policy admits exactly these alarms.
+        self._alarm_prefix = f"{Stack.of(self).stack_name}-"
         # Metrics are emitted once a run; a period shorter than the schedule would be empty.
         self._period = Duration.minutes(max(5, schedule_rate_minutes))
 
@@ -82,8 +86,8 @@ class Monitoring(Construct):
             display_name="MGN job log exporter operations",
             email=ops_email,
         )
+        allow_alarms_to_publish(self.ops_topic, alarm_name_prefix=self._alarm_prefix)
         self.alarms: list[cloudwatch.Alarm] = []
-        self.alarm_names: list[str] = []
 
         self._function_alarms(
             dispatcher,
@@ -101,8 +105,10 @@ class Monitoring(Construct):
             "error). Their batches come back after the visibility timeout.",
             throttles="Lambda throttled the worker: the account's concurrency is exhausted "
             "(the event source mapping's maximum concurrency alone does not throttle).",
-            duration="an account's export is close to being cut off by the timeout instead "
-            "of handing on",
+            # None: the worker runs to its deadline by design (it hands the rest of a backlog
+            # on near the timeout), so its duration says nothing; AccountStaleness watches
+            # whether the accounts make progress.
+            duration=None,
         )
         self._alarm(
             "DispatcherNotRunningAlarm",
@@ -149,13 +155,54 @@ class Monitoring(Construct):
             evaluation_periods=3,
             description="MGN or EventBridge kept throttling the workers for 3 periods.",
         )
+        self.staleness_threshold = staleness_alarm_minutes * 60
         self._alarm(
-            "ExportLagAlarm",
-            self.metric(c.METRIC_EXPORT_LAG_SECONDS, "Maximum"),
-            threshold=export_lag_alarm_seconds,
+            "AccountStalenessAlarm",
+            self.metric(c.METRIC_ACCOUNT_STALENESS_SECONDS, "Maximum"),
+            threshold=self.staleness_threshold,
+            evaluation_periods=1,
+            description=f"An account has had no successful export for {staleness_alarm_minutes} "
+            "minutes or more: its exports fail, or its requests are not being worked (see "
+            "AccountsFailed, the work queue's age and the work dead-letter queue). A stall "
+            "that stops the workers altogether shows as missing data here: WorkQueueAge and "
+            "DispatcherNotRunning cover it.",
+        )
+        self._alarm(
+            "EventsDeliveryAlarm",
+            self.metric(c.METRIC_EVENTS_DELIVERY_FAILED, "Sum"),
+            threshold=1,
             evaluation_periods=3,
-            description=f"Exported items are over {export_lag_alarm_seconds} s behind MGN's "
-            "job log for 3 periods.",
+            datapoints_to_alarm=2,
+            description="EventBridge refused whole PutEvents calls after retries in 2 of the "
+            "last 3 periods (the bus missing, AccessDenied, or its KMS key): no events reach "
+            "the bus. The exports retry; see the worker's logs.",
+        )
+        self._alarm(
+            "LogsDeliveryAlarm",
+            self.metric(c.METRIC_LOGS_DELIVERY_FAILED, "Sum"),
+            threshold=1,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+            description="Writing to the event log group failed in 2 of the last 3 periods (the "
+            "group missing, AccessDenied, or its KMS key): no lines reach CloudWatch Logs. The "
+            "exports retry; see the worker's logs.",
+        )
+        self._alarm(
+            "LogShiftsAlarm",
+            self.metric(c.METRIC_LOG_SHIFTS, "Sum"),
+            threshold=1,
+            evaluation_periods=1,
+            description="A job log changed under the exporter's checkpoint (items shifted): "
+            "some items of that job may be missing or repeated. See the worker's logs for the "
+            "job.",
+        )
+        self._alarm(
+            "JobsFailedAlarm",
+            self.metric(c.METRIC_JOBS_FAILED, "Sum"),
+            threshold=1,
+            evaluation_periods=3,
+            description="MGN refused a job's log in 3 periods in a row: that job is not being "
+            "exported. See the worker's logs for the job and MGN's error.",
         )
         for watched in dead_letter_queues:
             self._alarm(
@@ -170,12 +217,19 @@ class Monitoring(Construct):
             )
 
         self.dashboard = self._dashboard(
-            dispatcher, worker, work_queue, dead_letter_queues, worker_max_concurrency
+            dashboard_name,
+            dispatcher,
+            worker,
+            work_queue,
+            dead_letter_queues,
+            worker_max_concurrency,
         )
 
     def _function_alarms(
-        self, watched: WatchedFunction, *, errors: str, throttles: str, duration: str
+        self, watched: WatchedFunction, *, errors: str, throttles: str, duration: str | None
     ) -> None:
+        """Errors and throttles of the function; its duration against its timeout when
+        ``duration`` says what a long run means (None: no duration alarm)."""
         function, label = watched.function, watched.label
         self._alarm(
             f"{label}ErrorsAlarm",
@@ -192,6 +246,8 @@ class Monitoring(Construct):
             evaluation_periods=1,
             description=throttles,
         )
+        if duration is None:
+            return
         self._alarm(
             f"{label}DurationAlarm",
             function.metric_duration(period=self._period, statistic="Maximum"),
@@ -228,7 +284,7 @@ class Monitoring(Construct):
         missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
     ) -> cloudwatch.Alarm:
         # Named so that a page says what broke and in which stack.
-        alarm_name = f"{self._alarm_prefix}-{construct_id.removesuffix('Alarm')}"
+        alarm_name = f"{self._alarm_prefix}{construct_id.removesuffix('Alarm')}"
         alarm = cloudwatch.Alarm(
             self,
             construct_id,
@@ -246,11 +302,11 @@ class Monitoring(Construct):
         # Recovery is news too: on-call can stand down without opening the console.
         alarm.add_ok_action(action)
         self.alarms.append(alarm)
-        self.alarm_names.append(alarm_name)
         return alarm
 
     def _dashboard(
         self,
+        dashboard_name: str,
         dispatcher: WatchedFunction,
         worker: WatchedFunction,
         work_queue: sqs.IQueue,
@@ -261,17 +317,13 @@ class Monitoring(Construct):
         dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
-            dashboard_name=f"{self._service_name}-{Aws.REGION}",
+            dashboard_name=dashboard_name,
             default_interval=Duration.days(1),
         )
-        # Alarms by name, not by reference: the dashboard then does not depend on the alarm
-        # resources (which the local moto deployment cannot create).
-        by_name = [
-            cloudwatch.Alarm.from_alarm_name(self, f"{alarm.node.id}Ref", name)
-            for alarm, name in zip(self.alarms, self.alarm_names, strict=True)
-        ]
         dashboard.add_widgets(
-            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=by_name, width=24, height=4)
+            cloudwatch.AlarmStatusWidget(
+                title="Alarms", alarms=list(self.alarms), width=24, height=4
+            )
         )
         worker_timeout_ms = worker.timeout.to_milliseconds()
         dashboard.add_widgets(
@@ -300,12 +352,10 @@ class Monitoring(Construct):
                         period=period, statistic="Maximum", label="Dispatcher maximum"
                     ),
                 ],
+                # The worker runs up to its timeout by design (no alarm on its duration).
                 left_annotations=[
                     cloudwatch.HorizontalAnnotation(
                         value=worker_timeout_ms, label="worker timeout"
-                    ),
-                    cloudwatch.HorizontalAnnotation(
-                        value=worker_timeout_ms * c.DURATION_ALARM_FRACTION, label="worker alarm"
                     ),
                 ],
                 width=8,
@@ -367,8 +417,11 @@ class Monitoring(Construct):
                 width=8,
             ),
             cloudwatch.GraphWidget(
-                title="Export lag (s, max)",
-                left=[self.metric(c.METRIC_EXPORT_LAG_SECONDS, "Maximum")],
+                title="Account staleness (s, max)",
+                left=[self.metric(c.METRIC_ACCOUNT_STALENESS_SECONDS, "Maximum")],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(value=self.staleness_threshold, label="alarm")
+                ],
                 width=8,
             ),
             cloudwatch.GraphWidget(
@@ -377,6 +430,9 @@ class Monitoring(Construct):
                     self.metric(c.METRIC_ACCOUNTS_FAILED, "Sum"),
                     self.metric(c.METRIC_JOBS_FAILED, "Sum"),
                     self.metric(c.METRIC_FAILED_ENTRIES, "Sum"),
+                    self.metric(c.METRIC_EVENTS_DELIVERY_FAILED, "Sum"),
+                    self.metric(c.METRIC_LOGS_DELIVERY_FAILED, "Sum"),
+                    self.metric(c.METRIC_LOG_SHIFTS, "Sum"),
                     self.metric(c.METRIC_BAD_MESSAGES, "Sum"),
                     self.metric(c.METRIC_MANAGED_ACCOUNTS_UNAVAILABLE, "Sum"),
                 ],
@@ -398,6 +454,16 @@ class Monitoring(Construct):
                     self.metric(c.METRIC_HAND_ONS, "Sum"),
                     self.metric(c.METRIC_HAND_ONS_FAILED, "Sum"),
                     self.metric(c.METRIC_REQUESTS_COVERED, "Sum"),
+                ],
+                width=8,
+            ),
+            # States rather than failures: no alarm. Jobs put off to a later run, and accounts
+            # found with MGN not initialized in the Region (initialize it, or leave them out).
+            cloudwatch.GraphWidget(
+                title="Jobs deferred, accounts with MGN uninitialized",
+                left=[
+                    self.metric(c.METRIC_JOBS_DEFERRED, "Sum"),
+                    self.metric(c.METRIC_ACCOUNTS_UNINITIALIZED, "Sum"),
                 ],
                 width=8,
             ),

@@ -22,6 +22,8 @@ from infra.event_schema import EventSchema
 from infra.functions import FunctionOptions
 from infra.messaging import NotificationKey
 from infra.monitoring import Monitoring, WatchedFunction, WatchedQueue
+from infra.naming import resource_names
+from infra.regions import check_supported_region
 from infra.work_queue import WorkQueue
 from infra.worker import WorkerFunction
 
@@ -32,12 +34,15 @@ class MgnJobLogExporterStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, description=c.STACK_DESCRIPTION, **kwargs)
         self.config = config
+        # An explicit Region the stack cannot run in fails here, before anything is built.
+        check_supported_region(self.region)
+        self.names = resource_names(self, config)
 
         self.checkpoints = CheckpointTable(self, "Checkpoints")
         self.event_log = EventLogGroup(
             self,
             "EventLog",
-            log_group_name=config.event_log_group_name,
+            log_group_name=self.names.event_log_group,
             retention=config.event_log_retention,
             kms_key_arn=config.event_log_kms_key_arn,
             query_folder=config.service_name,
@@ -46,7 +51,8 @@ class MgnJobLogExporterStack(Stack):
         self.event_bus = ExporterEventBus(
             self,
             "Events",
-            bus_name=config.event_bus_name,
+            bus_name=self.names.event_bus,
+            archive_name=self.names.archive,
             event_source=config.event_source,
             archive_enabled=config.archive_enabled,
             archive_retention_days=config.archive_retention_days,
@@ -56,7 +62,7 @@ class MgnJobLogExporterStack(Stack):
         self.event_schema = EventSchema(
             self,
             "EventSchema",
-            bus_name=config.event_bus_name,
+            registry_name=self.names.schema_registry,
             event_source=config.event_source,
         )
         options = FunctionOptions(
@@ -101,8 +107,9 @@ class MgnJobLogExporterStack(Stack):
             work_queue=self.work_queue.queue,
             worker_max_concurrency=config.worker_max_concurrency,
             service_name=config.service_name,
+            dashboard_name=self.names.dashboard,
             schedule_rate_minutes=config.schedule_rate_minutes,
-            export_lag_alarm_seconds=config.export_lag_alarm_seconds,
+            staleness_alarm_minutes=config.staleness_alarm_minutes,
             dead_letter_queues=[
                 WatchedQueue("WorkDeadLetters", self.work_queue.dead_letter_queue),
                 WatchedQueue("DispatcherAsyncFailures", self.dispatcher.failure_queue),

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_lambda_event_sources as event_sources
 from constructs import Construct
 
 from infra import constants as c
 from infra.functions import FunctionOptions, ProjectFunction
 from infra.work_queue import WorkQueue
+
+# The job ARNs mgn:DescribeJobLogItems is authorized on: any job of this partition and Region, in
+# any account (with global view the jobs live in the member accounts, known only at run time).
+MGN_JOB_ARNS = f"arn:{Aws.PARTITION}:mgn:{Aws.REGION}:*:job/*"
+# How cdk-nag names that resource in an AwsSolutions-IAM5 finding.
+MGN_JOB_ARNS_FINDING = "Resource::arn:<AWS::Partition>:mgn:<AWS::Region>:*:job/*"
 
 
 class WorkerFunction(ProjectFunction):
@@ -45,10 +51,22 @@ class WorkerFunction(ProjectFunction):
             options=options,
         )
         self.add_mgn_read_policy(
-            c.WORKER_MGN_ACTIONS,
-            justification="mgn:DescribeJobs has no resource types, so IAM requires '*'. "
-            "mgn:DescribeJobLogItems names jobs that are only known at run time and, with "
-            "global view, live in member accounts. Both are read-only.",
+            "MgnReadPolicy",
+            c.WORKER_MGN_UNSCOPED_ACTIONS,
+            resources=["*"],
+            wildcard="Resource::*",
+            justification="mgn:DescribeJobs has no resource types in the service authorization "
+            "reference, so IAM requires '*'. It is read-only (a List action).",
+        )
+        self.add_mgn_read_policy(
+            "MgnJobLogPolicy",
+            c.WORKER_MGN_JOB_ACTIONS,
+            resources=[MGN_JOB_ARNS],
+            wildcard=MGN_JOB_ARNS_FINDING,
+            justification="mgn:DescribeJobLogItems is scoped to its resource type, MGN jobs of "
+            "this partition and Region. Job IDs are only known at run time, and with MGN "
+            "global view the jobs live in the member accounts, so job and account are "
+            "wildcards. It is read-only.",
         )
         # Continuation requests: the rest of a backlog, handed on near the deadline.
         work_queue.grant_send_work(self.role)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from infra import constants as c
@@ -24,7 +25,10 @@ def export_event(
     event_data: dict[str, Any] | None = None,
     job_id: str = JOB_ID,
     source: str = SOURCE,
+    live_since: datetime | None = None,
 ) -> ExportEvent:
+    """An item as the worker exports it; ``live_since`` (when the account's export began) makes
+    an item logged before it a backfilled one (``backfill: true``)."""
     job = JobInfo(
         job_id=job_id,
         arn=f"arn:aws:mgn:{REGION}:{ACCOUNT}:job/{job_id}",
@@ -37,7 +41,13 @@ def export_event(
         "eventData": {"sourceServerID": SERVER} if event_data is None else event_data,
     }
     return build_event(
-        item, account_id=ACCOUNT, region=REGION, job=job, position=position, source=source
+        item,
+        account_id=ACCOUNT,
+        region=REGION,
+        job=job,
+        position=position,
+        source=source,
+        live_since=live_since,
     )
 
 

@@ -18,9 +18,11 @@ def config(**overrides: Any) -> ExporterConfig:
 
 def test_defaults() -> None:
     cfg = config()
-    assert cfg.event_bus_name == "mgn-job-log-events"
+    # Derived from the stack name (infra/naming.py).
+    assert cfg.event_bus_name is None
     assert cfg.event_source == "mgn.joblog.exporter"
-    assert cfg.event_log_group_name == "/mgn-job-log-exporter/events"
+    assert cfg.event_log_group_name is None
+    assert cfg.dashboard_name is None
     assert cfg.schedule_rate_minutes == 5
     assert cfg.accounts == "auto"
     assert (cfg.backfill_days, cfg.discovery_overlap_minutes, cfg.deadline_margin_seconds) == (
@@ -37,6 +39,7 @@ def test_defaults() -> None:
         10,
         5,
     )
+    assert cfg.staleness_alarm_minutes == 30
 
 
 def test_cdk_json_context_matches_the_defaults_in_code() -> None:
@@ -84,10 +87,13 @@ def test_cli_strings_are_accepted() -> None:
         ("workerMaxReceiveCount", 1, "worker_max_receive_count"),
         ("workerMaxReceiveCount", 1000, "worker_max_receive_count"),
         ("deadlineMarginSeconds", c.WORKER_TIMEOUT_SECONDS - 1, "deadline_margin_seconds"),
+        # Staleness: from two schedule periods of the fastest schedule to a day.
+        ("stalenessAlarmMinutes", 10, "staleness_alarm_minutes"),
+        ("stalenessAlarmMinutes", "1440", "staleness_alarm_minutes"),
     ],
 )
-def test_limits_are_accepted(key: str, value: int, attribute: str) -> None:
-    assert getattr(config(**{key: value}), attribute) == value
+def test_limits_are_accepted(key: str, value: int | str, attribute: str) -> None:
+    assert getattr(config(**{key: value}), attribute) == int(value)
 
 
 @pytest.mark.parametrize(
@@ -104,6 +110,9 @@ def test_limits_are_accepted(key: str, value: int, attribute: str) -> None:
         ("alertEmail", "not-an-email"),
         ("archiveEnabled", "maybe"),
         ("eventBusName", "has space"),
+        ("eventBusName", "default"),
+        ("eventLogGroupName", "no spaces allowed"),
+        ("dashboardName", "no/slashes"),
         ("logLevel", "LOUD"),
         ("deadlineMarginSeconds", str(c.WORKER_TIMEOUT_SECONDS)),
         ("workerMaxConcurrency", "1"),
@@ -114,6 +123,9 @@ def test_limits_are_accepted(key: str, value: int, attribute: str) -> None:
         ("workerBatchSize", True),
         ("workerMaxReceiveCount", "0"),
         ("workerMaxReceiveCount", "1001"),
+        ("stalenessAlarmMinutes", "9"),
+        ("stalenessAlarmMinutes", "1441"),
+        ("stalenessAlarmMinutes", "half an hour"),
     ],
 )
 def test_bad_values_name_their_key(key: str, value: object) -> None:

@@ -25,6 +25,7 @@ def bus_template(**kwargs: object) -> Template:
     key = kms.Key(stack, "Key")
     props: dict[str, object] = {
         "bus_name": "bus",
+        "archive_name": "bus-archive",
         "event_source": "mgn.joblog.exporter",
         "archive_enabled": True,
         "archive_retention_days": 30,

@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 
 from infra import constants as c
-from mgn_exporter.observability import COUNTED_METRICS, DISPATCH_METRICS
+from mgn_exporter.observability import COUNTED_METRICS, DISPATCH_METRICS, STALENESS_METRIC
 from mgn_exporter.settings import DispatchSettings, Settings
 from tests.infra.conftest import Synth
 
-EMITTED_METRICS = {*COUNTED_METRICS, *DISPATCH_METRICS, "ExportLagSeconds"}
+# The counters of both functions, and the one gauge: the staleness of the worker's accounts.
+EMITTED_METRICS = {*COUNTED_METRICS, *DISPATCH_METRICS, STALENESS_METRIC}
 # What a deploy-time reference resolves to, by the variable that holds it.
 SAMPLE_VALUES = {
     c.ENV_EVENT_BUS_NAME: "mgn-job-log-events",
@@ -132,6 +133,10 @@ def test_every_metric_the_constants_name_is_emitted() -> None:
     named = {value for name, value in vars(c).items() if name.startswith("METRIC_")}
     named.discard(c.METRIC_DIMENSION)
     assert named <= EMITTED_METRICS
+
+
+def test_the_staleness_gauge_is_the_one_the_stack_alarms_on() -> None:
+    assert STALENESS_METRIC == c.METRIC_ACCOUNT_STALENESS_SECONDS
 
 
 def test_every_metric_the_alarms_and_dashboard_watch_is_emitted(synth: Synth) -> None:

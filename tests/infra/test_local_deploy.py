@@ -74,6 +74,58 @@ def test_trim_refuses_when_a_kept_resource_needs_a_dropped_one() -> None:
         trim_template(template)
 
 
+def test_a_kept_resource_gets_the_arn_of_a_dropped_alarm_spelled_out() -> None:
+    # The dashboard refers to the alarms (GetAtt Arn); moto cannot create alarms, so the local
+    # deploy writes each ARN out from the alarm's name, as CloudFormation would resolve it.
+    template: dict[str, Any] = {
+        "Resources": {
+            "Errors": {"Type": "AWS::CloudWatch::Alarm", "Properties": {"AlarmName": "S-Errors"}},
+            "Unnamed": {"Type": "AWS::CloudWatch::Alarm", "Properties": {}},
+            "Board": {
+                "Type": "AWS::CloudWatch::Dashboard",
+                "Properties": {
+                    "DashboardBody": {
+                        "Fn::Join": ["", ['{"alarms":["', {"Fn::GetAtt": ["Errors", "Arn"]}, '"]}']]
+                    }
+                },
+            },
+        },
+        "Outputs": {"ErrorsAlarm": {"Value": {"Ref": "Errors"}}},
+    }
+    result = trim_template(template)
+    assert result.respelled == {"Board": ["Errors"]}
+    body = result.template["Resources"]["Board"]["Properties"]["DashboardBody"]
+    (arn,) = (part for part in body["Fn::Join"][1] if isinstance(part, dict))
+    assert arn == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":cloudwatch:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":alarm:S-Errors",
+            ],
+        ]
+    }
+    # Outputs of dropped resources still go: an output is no kept resource.
+    assert result.dropped_outputs == ["ErrorsAlarm"]
+    assert (
+        "Errors"
+        in template["Resources"]["Board"]["Properties"]["DashboardBody"]["Fn::Join"][1][1][
+            "Fn::GetAtt"
+        ]
+    ), "the input template is not modified"
+    # An alarm without a literal name has no ARN to spell: the reference is refused as before.
+    template["Resources"]["Board"]["Properties"]["DashboardBody"]["Fn::Join"][1][1] = {
+        "Fn::GetAtt": ["Unnamed", "Arn"]
+    }
+    with pytest.raises(LocalDeployError, match="Unnamed"):
+        trim_template(template)
+
+
 def test_the_drop_list_is_exactly_what_moto_cannot_create(synth: Synth) -> None:
     models = get_model_map()
     for resource_type in MOTO_UNSUPPORTED_RESOURCE_TYPES - HAS_MODEL_BUT_FAILS:
@@ -183,18 +235,23 @@ def test_worker_environment_resolves_to_the_deployed_resources(
     )["Table"]
     assert described["KeySchema"] == [{"AttributeName": c.TABLE_PARTITION_KEY, "KeyType": "HASH"}]
 
-    assert env[c.ENV_EVENT_BUS_NAME] == synth.config.event_bus_name
+    # Named after the stack, and unique to this stack instance (the stack ID's first group).
+    suffix = deployment.stack_id.rsplit("/", 1)[1].split("-")[0]
+    assert env[c.ENV_EVENT_BUS_NAME] == f"{synth.stack_name}-events-{suffix}"
+    assert env[c.ENV_EVENT_BUS_NAME] == deployment.outputs["EventBusName"]
     bus = session.client("events", endpoint_url=moto_url).describe_event_bus(
         Name=env[c.ENV_EVENT_BUS_NAME]
     )
     assert bus["Arn"] == deployment.outputs["EventBusArn"]
 
-    assert env[c.ENV_EVENT_LOG_GROUP_NAME] == ids[event_log] == synth.config.event_log_group_name
+    log_group_name = f"/{synth.stack_name}/events-{suffix}"
+    assert env[c.ENV_EVENT_LOG_GROUP_NAME] == ids[event_log] == log_group_name
+    assert deployment.outputs["EventLogGroupName"] == log_group_name
     groups = session.client("logs", endpoint_url=moto_url).describe_log_groups(
         logGroupNamePrefix=env[c.ENV_EVENT_LOG_GROUP_NAME]
     )["logGroups"]
     assert [(g["logGroupName"], g.get("retentionInDays")) for g in groups] == [
-        (synth.config.event_log_group_name, synth.config.event_log_retention_days)
+        (log_group_name, synth.config.event_log_retention_days)
     ]
     assert env[c.ENV_EVENT_SOURCE] == synth.config.event_source
     assert env[c.ENV_WORK_QUEUE_URL] == deployment.outputs["WorkQueueUrl"]

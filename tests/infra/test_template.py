@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, cast
 
+import botocore.session
 import pytest
 from aws_cdk.assertions import Capture, Match
+from botocore import xform_name
 from moto.events.models import EventPattern
 
 from infra import constants as c
-from infra.event_bus import archive_name_for
 from infra.event_log import SAVED_QUERIES
-from infra.event_schema import load_schema_text, registry_name_for, schema_name_for
+from infra.event_schema import load_schema_text, schema_name_for
 from infra.monitoring import work_queue_age_alarm_seconds
+from infra.naming import STACK_INSTANCE_SUFFIX_EXPRESSION
+from tests.infra.cfn_eval import Renderer
 from tests.infra.conftest import Synth
 from tests.infra.sample_events import envelope, export_event
 
@@ -120,10 +126,15 @@ def test_functions_run_the_one_code_asset_lambda_src_without_caches(synth: Synth
 
 @pytest.mark.parametrize("label", FUNCTIONS)
 def test_function_uses_the_managed_powertools_layer(synth: Synth, label: str) -> None:
-    joined = json.dumps(function_resource(synth, label)["Properties"]["Layers"])
-    assert f":{c.POWERTOOLS_LAYER_ACCOUNT}:layer:{c.POWERTOOLS_LAYER_NAME}:" in joined
+    # Resolved as CloudFormation would in one Region (test_regions.py checks them all).
+    layers = Renderer(synth.template_json, synth.stack_name).render(
+        function_resource(synth, label)["Properties"]["Layers"]
+    )
     version = synth.config.powertools_layer_version
-    assert f'{c.POWERTOOLS_LAYER_NAME}:{version}"' in joined
+    assert layers == [
+        f"arn:aws:lambda:us-east-1:{c.POWERTOOLS_LAYER_ACCOUNT}:layer:"
+        f"{c.POWERTOOLS_LAYER_NAME}:{version}"
+    ]
 
 
 def powertools_environment(synth: Synth) -> dict[str, str]:
@@ -280,6 +291,14 @@ def _same(found: list[Any], expected: list[Any]) -> bool:
 
 
 XRAY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+# The service authorization reference: mgn:DescribeJobLogItems requires a JobResource,
+# arn:${Partition}:mgn:${Region}:${Account}:job/${JobID}.
+MGN_JOB_ARNS = {
+    "Fn::Join": [
+        "",
+        ["arn:", {"Ref": "AWS::Partition"}, ":mgn:", {"Ref": "AWS::Region"}, ":*:job/*"],
+    ]
+}
 OWN_LOGS = ("logs:CreateLogStream", "logs:PutLogEvents")
 
 
@@ -351,8 +370,10 @@ def test_worker_can_export_consume_and_hand_on_and_nothing_else(synth: Synth) ->
     for action in OWN_LOGS:
         # The event group (GetAtt Arn ends in ":*", i.e. its streams) and the function's own.
         assert _same(_resources_for(statements, action), [getatt(event_log), getatt(own_log)])
-    for action in c.WORKER_MGN_ACTIONS:
-        assert _resources_for(statements, action) == ["*"], action
+    # DescribeJobs has no resource type; DescribeJobLogItems takes job ARNs, of any account
+    # (global view: the jobs live in the member accounts), in this partition and Region.
+    assert _resources_for(statements, "mgn:DescribeJobs") == ["*"]
+    assert _resources_for(statements, "mgn:DescribeJobLogItems") == [MGN_JOB_ARNS]
     sqs_actions = {
         # What the event source mapping consumes the queue with ...
         "sqs:ReceiveMessage",
@@ -393,14 +414,21 @@ def test_no_role_can_read_the_dead_letter_queues(synth: Synth) -> None:
                 )
 
 
-@pytest.mark.parametrize("label", FUNCTIONS)
-def test_functions_wait_for_their_mgn_policy(synth: Synth, label: str) -> None:
+@pytest.mark.parametrize(
+    ("label", "policy_id"),
+    [
+        ("Dispatcher", "MgnReadPolicy"),
+        ("Worker", "MgnReadPolicy"),
+        ("Worker", "MgnJobLogPolicy"),
+    ],
+)
+def test_functions_wait_for_their_mgn_policies(synth: Synth, label: str, policy_id: str) -> None:
     # Without the DependsOn the first invocation could run before the policy exists.
-    policy = synth.logical_id("AWS::IAM::Policy", f"/{label}/MgnReadPolicy")
+    policy = synth.logical_id("AWS::IAM::Policy", f"/{label}/{policy_id}")
     assert policy in function_resource(synth, label)["DependsOn"]
 
 
-def test_only_xray_and_mgn_reads_use_a_wildcard_resource(synth: Synth) -> None:
+def test_only_actions_without_resource_types_use_a_wildcard_resource(synth: Synth) -> None:
     wildcard_actions = {
         action
         for policy in synth.resources("AWS::IAM::Policy").values()
@@ -408,7 +436,44 @@ def test_only_xray_and_mgn_reads_use_a_wildcard_resource(synth: Synth) -> None:
         if "*" in as_list(statement["Resource"])
         for action in as_list(statement["Action"])
     }
-    assert wildcard_actions == {*XRAY, *c.MGN_ACTIONS}
+    # X-Ray, mgn:ListManagedAccounts and mgn:DescribeJobs support no resource ARN.
+    assert wildcard_actions == {*XRAY, "mgn:ListManagedAccounts", "mgn:DescribeJobs"}
+
+
+def _dynamodb_calls(path: Path) -> set[str]:
+    """The IAM actions of the DynamoDB client methods a module calls (client.update_item ->
+    dynamodb:UpdateItem), found in its syntax tree."""
+    model = botocore.session.get_session().get_service_model("dynamodb")
+    actions = {xform_name(name): f"dynamodb:{name}" for name in model.operation_names}
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {
+        actions[node.func.attr]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in actions
+    }
+
+
+def test_the_worker_gets_exactly_the_table_calls_the_code_makes(synth: Synth) -> None:
+    calls = _dynamodb_calls(c.LAMBDA_SRC_DIR / "mgn_exporter" / "checkpoint_store.py")
+    assert calls, "the checkpoint store makes no DynamoDB call?"
+    # Nothing else in the functions' code talks to DynamoDB.
+    others = {
+        path.name
+        for path in (c.LAMBDA_SRC_DIR / "mgn_exporter").glob("*.py")
+        if path.name != "checkpoint_store.py" and _dynamodb_calls(path)
+    }
+    assert others == set()
+    assert set(c.TABLE_ACTIONS) == calls
+    table = synth.logical_id("AWS::DynamoDB::Table", "/Checkpoints/")
+    granted = {
+        action
+        for statement in _statements(synth, "Worker")
+        if getatt(table) in as_list(statement["Resource"])
+        for action in as_list(statement["Action"])
+    }
+    assert granted == calls
 
 
 def test_mgn_actions_are_read_only_and_split_between_the_functions(synth: Synth) -> None:
@@ -495,17 +560,28 @@ def _denies_insecure_transport(document: dict[str, Any]) -> bool:
     )
 
 
+def with_instance_suffix(*parts: Any) -> dict[str, Any]:
+    """A name ending in the stack instance's suffix, as the template writes it."""
+    return {"Fn::Join": ["", [*parts[:-1], STACK_INSTANCE_SUFFIX_EXPRESSION, parts[-1]]]}
+
+
 def test_log_groups_have_retention(synth: Synth) -> None:
     cfg = synth.config
     synth.template.has_resource(
         "AWS::Logs::LogGroup",
         {
             "Properties": {
-                "LogGroupName": cfg.event_log_group_name,
+                "LogGroupName": {
+                    "Fn::Join": [
+                        "",
+                        [f"/{synth.stack_name}/events-", STACK_INSTANCE_SUFFIX_EXPRESSION],
+                    ]
+                },
                 "RetentionInDays": cfg.event_log_retention_days,
                 "KmsKeyId": Match.absent(),
             },
-            "DeletionPolicy": "Delete",
+            # The audit trail: kept by `cdk destroy` (test_names.py).
+            "DeletionPolicy": "Retain",
         },
     )
     for label in FUNCTIONS:
@@ -521,12 +597,20 @@ def test_log_groups_have_retention(synth: Synth) -> None:
 def test_bus_and_archive(synth: Synth) -> None:
     bus = synth.logical_id("AWS::Events::EventBus", "/Events/Bus")
     synth.template.has_resource_properties(
-        "AWS::Events::EventBus", {"Name": synth.config.event_bus_name}
+        "AWS::Events::EventBus",
+        {
+            "Name": {
+                "Fn::Join": [
+                    "",
+                    [f"{synth.stack_name}-events-", STACK_INSTANCE_SUFFIX_EXPRESSION],
+                ]
+            }
+        },
     )
     synth.template.has_resource_properties(
         "AWS::Events::Archive",
         {
-            "ArchiveName": archive_name_for(synth.config.event_bus_name),
+            "ArchiveName": with_instance_suffix(f"{synth.stack_name}-events-", "-archive"),
             "SourceArn": getatt(bus),
             "RetentionDays": synth.config.archive_retention_days,
             "EventPattern": {"source": [synth.config.event_source]},
@@ -590,6 +674,44 @@ def test_rule_patterns_match_real_exporter_events(
     assert matches(patterns["CutoverLaunchFailureRule"], delivered) is cutover_rule
 
 
+def _alert_patterns(synth: Synth) -> dict[str, dict[str, Any]]:
+    paths = synth.paths
+    return {
+        paths[logical_id].split("/")[-2]: rule["Properties"]["EventPattern"]
+        for logical_id, rule in _alert_rules(synth).items()
+    }
+
+
+# The account's export began after the item was logged: the first run's backfill read it.
+EXPORT_BEGAN = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+BEFORE_EXPORT = "2026-11-25T10:00:00.123Z"
+AFTER_EXPORT = "2026-11-25T12:30:00.000Z"
+
+
+@pytest.mark.parametrize("event", sorted({*c.ERROR_EVENTS, "LAUNCH_FAILED"}))
+@pytest.mark.parametrize("initiated_by", ["START_TEST", "START_CUTOVER"])
+def test_a_backfilled_failure_pages_nobody_and_a_live_one_does(
+    synth: Synth, event: str, initiated_by: str
+) -> None:
+    patterns = _alert_patterns(synth)
+    history = export_event(
+        event, initiated_by=initiated_by, log_date_time=BEFORE_EXPORT, live_since=EXPORT_BEGAN
+    )
+    live = export_event(
+        event, initiated_by=initiated_by, log_date_time=AFTER_EXPORT, live_since=EXPORT_BEGAN
+    )
+    # What the exporter's own code says about the two items.
+    assert history.detail["backfill"] is True
+    assert live.detail["backfill"] is False
+    assert not [name for name, p in patterns.items() if matches(p, envelope(history))]
+    assert any(matches(p, envelope(live)) for p in patterns.values())
+
+
+def test_every_alert_rule_matches_live_items_only(synth: Synth) -> None:
+    for name, pattern in _alert_patterns(synth).items():
+        assert pattern["detail"]["backfill"] == [False], name
+
+
 def test_rules_ignore_events_from_another_source(synth: Synth) -> None:
     delivered = envelope(export_event("CONVERSION_FAIL"), source="someone.else")
     for rule in _alert_rules(synth).values():
@@ -603,7 +725,7 @@ def test_schema_is_published_from_the_repo_file(synth: Synth) -> None:
     registry = synth.logical_id("AWS::EventSchemas::Registry", "/EventSchema/")
     synth.template.has_resource_properties(
         "AWS::EventSchemas::Registry",
-        {"RegistryName": registry_name_for(synth.config.event_bus_name)},
+        {"RegistryName": f"{synth.stack_name}-events"},
     )
     content = Capture()
     synth.template.has_resource_properties(
@@ -632,6 +754,7 @@ def test_saved_queries_run_on_the_event_log_group(synth: Synth) -> None:
 
 GE = "GreaterThanOrEqualToThreshold"
 DLQ_DEPTH = ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", GE, 1)
+STALENESS_SECONDS = int(c.CONTEXT_DEFAULTS[c.CTX_STALENESS_ALARM_MINUTES]) * 60
 EXPECTED_ALARMS: dict[str, tuple[str, str, str, str, float]] = {
     # alarm name suffix: (namespace, metric, statistic, comparison, threshold)
     "DispatcherErrors": ("AWS/Lambda", "Errors", "Sum", GE, 1),
@@ -646,13 +769,6 @@ EXPECTED_ALARMS: dict[str, tuple[str, str, str, str, float]] = {
     "DispatcherNotRunning": ("AWS/Lambda", "Invocations", "Sum", "LessThanThreshold", 1),
     "WorkerErrors": ("AWS/Lambda", "Errors", "Sum", GE, 1),
     "WorkerThrottles": ("AWS/Lambda", "Throttles", "Sum", GE, 1),
-    "WorkerDuration": (
-        "AWS/Lambda",
-        "Duration",
-        "Maximum",
-        GE,
-        round(c.WORKER_TIMEOUT_SECONDS * 1000 * c.DURATION_ALARM_FRACTION),
-    ),
     "WorkQueueAge": (
         "AWS/SQS",
         "ApproximateAgeOfOldestMessage",
@@ -663,16 +779,44 @@ EXPECTED_ALARMS: dict[str, tuple[str, str, str, str, float]] = {
     "AccountsFailed": (c.METRICS_NAMESPACE, c.METRIC_ACCOUNTS_FAILED, "Sum", GE, 1),
     "FailedEntries": (c.METRICS_NAMESPACE, c.METRIC_FAILED_ENTRIES, "Sum", GE, 1),
     "MgnThrottles": (c.METRICS_NAMESPACE, c.METRIC_THROTTLES, "Sum", GE, 10),
-    "ExportLag": (
+    "AccountStaleness": (
         c.METRICS_NAMESPACE,
-        c.METRIC_EXPORT_LAG_SECONDS,
+        c.METRIC_ACCOUNT_STALENESS_SECONDS,
         "Maximum",
         GE,
-        int(c.CONTEXT_DEFAULTS[c.CTX_EXPORT_LAG_ALARM_SECONDS]),
+        STALENESS_SECONDS,
     ),
+    "EventsDelivery": (c.METRICS_NAMESPACE, c.METRIC_EVENTS_DELIVERY_FAILED, "Sum", GE, 1),
+    "LogsDelivery": (c.METRICS_NAMESPACE, c.METRIC_LOGS_DELIVERY_FAILED, "Sum", GE, 1),
+    "LogShifts": (c.METRICS_NAMESPACE, c.METRIC_LOG_SHIFTS, "Sum", GE, 1),
+    "JobsFailed": (c.METRICS_NAMESPACE, c.METRIC_JOBS_FAILED, "Sum", GE, 1),
     "WorkDeadLetters": DLQ_DEPTH,
     "DispatcherAsyncFailures": DLQ_DEPTH,
     "AlertDelivery": DLQ_DEPTH,
+}
+# How much evidence each alarm wants: (datapoints to alarm, evaluation periods, missing data).
+EXPECTED_EVALUATION: dict[str, tuple[int, int, str]] = {
+    "DispatcherErrors": (2, 3, "notBreaching"),
+    "DispatcherThrottles": (1, 1, "notBreaching"),
+    "DispatcherDuration": (2, 3, "notBreaching"),
+    "DispatcherNotRunning": (3, 3, "breaching"),
+    "WorkerErrors": (2, 3, "notBreaching"),
+    "WorkerThrottles": (1, 1, "notBreaching"),
+    "WorkQueueAge": (1, 1, "notBreaching"),
+    "AccountsFailed": (3, 3, "notBreaching"),
+    "FailedEntries": (1, 1, "notBreaching"),
+    "MgnThrottles": (3, 3, "notBreaching"),
+    # One period: a stale account is news as soon as it is seen.
+    "AccountStaleness": (1, 1, "notBreaching"),
+    # The bus or the log group refusing whole exports: 2 of 3, not one blip.
+    "EventsDelivery": (2, 3, "notBreaching"),
+    "LogsDelivery": (2, 3, "notBreaching"),
+    "LogShifts": (1, 1, "notBreaching"),
+    # A job MGN refuses every tick: 3 of 3.
+    "JobsFailed": (3, 3, "notBreaching"),
+    "WorkDeadLetters": (1, 1, "notBreaching"),
+    "DispatcherAsyncFailures": (1, 1, "notBreaching"),
+    "AlertDelivery": (1, 1, "notBreaching"),
 }
 
 
@@ -722,7 +866,28 @@ def test_alarms_watch_the_right_metrics_and_page_the_ops_topic(synth: Synth) -> 
         assert alarm["AlarmActions"] == [ref(ops_topic)], suffix
         assert alarm["OKActions"] == [ref(ops_topic)], suffix
         assert alarm["AlarmDescription"], suffix
-    assert alarms["DispatcherNotRunning"]["TreatMissingData"] == "breaching"
+    assert set(EXPECTED_EVALUATION) == set(EXPECTED_ALARMS)
+    for suffix, (datapoints, periods, missing) in EXPECTED_EVALUATION.items():
+        alarm = alarms[suffix]
+        evaluation = (
+            alarm.get("DatapointsToAlarm", alarm["EvaluationPeriods"]),
+            alarm["EvaluationPeriods"],
+            alarm["TreatMissingData"],
+        )
+        assert evaluation == (datapoints, periods, missing), suffix
+
+
+def test_the_worker_has_no_duration_alarm_and_no_alarm_watches_export_lag(synth: Synth) -> None:
+    # The worker runs to its deadline by design (it hands the rest of a backlog on), so a
+    # duration alarm would fire on every backlog drain; staleness watches progress instead.
+    worker = ref(function_id(synth, "Worker"))
+    for alarm in synth.resources("AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        assert not (
+            props["MetricName"] == "Duration"
+            and {"Name": "FunctionName", "Value": worker} in props["Dimensions"]
+        )
+        assert props["MetricName"] != "ExportLagSeconds"
 
 
 def test_work_queue_age_alarm_means_several_ticks_behind() -> None:
@@ -739,8 +904,17 @@ def test_work_queue_age_alarm_means_several_ticks_behind() -> None:
 def test_dashboard_shows_both_functions_the_queue_and_the_exporter_metrics(synth: Synth) -> None:
     dashboard = synth.dashboard()
     (alarm_widget,) = (w for w in dashboard["widgets"] if w["type"] == "alarm")
-    shown = {arn.rsplit(":alarm:", 1)[1] for arn in alarm_widget["properties"]["alarms"]}
-    assert shown == {f"{synth.stack_name}-{suffix}" for suffix in EXPECTED_ALARMS}
+    # The alarms themselves (GetAtt Arn), not names typed again: renaming one cannot leave
+    # the dashboard pointing at nothing.
+    alarm_ids = {
+        f"${{{logical_id}.Arn}}": alarm["Properties"]["AlarmName"]
+        for logical_id, alarm in synth.resources("AWS::CloudWatch::Alarm").items()
+    }
+    shown = alarm_widget["properties"]["alarms"]
+    assert set(shown) <= set(alarm_ids), shown
+    assert {alarm_ids[arn] for arn in shown} == {
+        f"{synth.stack_name}-{suffix}" for suffix in EXPECTED_ALARMS
+    }
 
     lines = {
         json.dumps(line[:-1] if isinstance(line[-1], dict) else line)
@@ -770,6 +944,11 @@ def test_dashboard_shows_both_functions_the_queue_and_the_exporter_metrics(synth
             assert shows(
                 c.METRICS_NAMESPACE, value, c.METRIC_DIMENSION, synth.config.service_name
             ), value
+    for metric in ("JobsDeferred", "AccountsUninitialized", "AccountStalenessSeconds"):
+        assert shows(c.METRICS_NAMESPACE, metric, c.METRIC_DIMENSION, synth.config.service_name), (
+            metric
+        )
+    assert not any(line[1] == "ExportLagSeconds" for line in synth.dashboard_metrics())
 
     annotations = {
         (widget["properties"]["title"], a["label"]): a["value"]
@@ -781,6 +960,7 @@ def test_dashboard_shows_both_functions_the_queue_and_the_exporter_metrics(synth
         synth.config.worker_max_concurrency
     )
     assert annotations[("Oldest work request (s)", "alarm")] == EXPECTED_ALARMS["WorkQueueAge"][4]
+    assert annotations[("Account staleness (s, max)", "alarm")] == STALENESS_SECONDS
 
 
 def test_outputs_name_what_operators_need(synth: Synth) -> None:
