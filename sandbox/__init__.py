@@ -12,8 +12,10 @@ Modules, one job each: ``synth`` (python app.py), ``moto_patches`` (what moto la
 why), ``stack`` (the deployment as moto has it: both functions, the mapping, the queues),
 ``capture`` (the sandbox's own observers), ``function`` + ``lambda_runner`` (the deployed
 code in Lambda-like subprocesses), ``drain`` (the work queue drained by the worker's
-environments through ``esm_emulator``), ``simulation`` (simulated time), ``ticks`` (the
-schedule), ``progress`` (the live table), ``accounts`` (per-account progress), ``queries``
+environments through ``esm_emulator``), ``simulation`` (simulated time), ``live_wave`` (MGN
+activity after the first run: the live items), ``ticks`` (the schedule), ``progress`` (the
+live table), ``checkpoints`` (the checkpoint table, read back), ``accounts`` (per-account
+progress), ``queries``
 (saved Logs Insights queries), ``check`` (exactly once), ``results`` (what reached the sinks)
 and ``summary`` (as text), ``printer``, ``run`` (the steps in order), ``cli`` (options and
 signals).
@@ -32,6 +34,14 @@ tick ends when nothing else can be received (see ``sandbox.drain``), so a failin
 delays only itself; its records are shown as waiting for their retry, and reach the
 dead-letter queue after maxReceiveCount receives. What each invocation did is read from the
 JSON line it logged ("Work dispatched", "Batch finished"), as in CloudWatch Logs.
+
+An account where MGN is not initialized (the programme's last account) is not a failure: the
+worker records it in the account's checkpoint item (``uninitializedSince``, ``recheckAt``),
+asks MGN again at most hourly, and its request is done. It shows as "not initialized" in each
+tick and in the per-account table, never as failed, waiting or dead-lettered. The default
+world therefore has no failing account: failed records, their retries and the dead-letter
+queue appear only with MGN faults past the worker's retries (``--throttle-rate``,
+``--error-rate``).
 
 Simulated time against the exporter's real clock
 ------------------------------------------------
@@ -57,6 +67,15 @@ reports is consistent with the real "now", and time is simulated by revealing th
 * Before the window, a history of completed waves (``--history-days``, inside
   ``BACKFILL_DAYS``) is shown from the start: the first tick backfills it, as a first
   deployment into a programme under way does.
+* The exporter marks an item ``backfill: true`` when MGN logged it before the account's first
+  export, on its real clock, and the alert rules match live items only. History and live
+  window alike are logged before the first tick's real time, so all of them are backfill to
+  the exporter, the items shown at later ticks included. At the last tick (with two ticks or
+  more) the sandbox therefore lays a live wave (``sandbox.live_wave``): a test job and its
+  cutover in the stack's own account, logged in real time between the account's first export
+  (read from its checkpoint item) and the tick; from then on the emulator's clock is the real
+  one. Its items are the live ones (``backfill: false``), and its failures (a failed
+  conversion attempt, a failed cutover launch) are what the alert rules fire on.
 * The lag in the table is the worker's own ``maxLagSeconds`` less the distance between
   the real and the simulated clock at its invocation (the largest of the tick's
   invocations): how far behind simulated "now" the oldest
@@ -64,7 +83,8 @@ reports is consistent with the real "now", and time is simulated by revealing th
   are stamped with the items' own (past) times, which CloudWatch Logs accepts.
 
 What is simplified: a programme's waves are compressed into the window (a job takes at most
-40% of it, and a wave's cutover may start before its test has ended); ticks follow each
+40% of it, and a wave's cutover may start before its test has ended), and the live wave into
+the few real seconds between the first and the last tick; ticks follow each
 other as fast as the work queue drains rather than every 5 real minutes (at least a second
 apart: the dispatcher deduplicates a tick's requests by the event's time, to the second); the
 Scheduled Event's ``time`` is the real time of the invocation; the workers' retry backoff

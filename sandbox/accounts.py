@@ -8,13 +8,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from infra.local_deploy import local_session
 from mgn_emulator.programme import Programme
+from sandbox.checkpoints import Checkpoint
 from sandbox.drain import DrainResult
-from sandbox.stack import DeployedStack
 from sandbox.ticks import TickHistory
 
-CHECKPOINT_KEY_PREFIX = "ACCOUNT#"
 COLUMNS = (
     ("account", 28),
     ("MGN items", 9),
@@ -42,19 +40,18 @@ class AccountRow:
     waiting: int  # its failed records in the work queue, waiting for their retry
     dead_letters: int
     open_jobs: int | None  # in its checkpoint item; None: no checkpoint item
+    # What the worker recorded that is not progress (MGN not initialized there), in words.
+    note: str = ""
 
 
-def checkpoint_open_jobs(stack: DeployedStack) -> dict[str, int]:
-    """account -> the open jobs its checkpoint item holds (a scan of the checkpoint table)."""
-    dynamodb = local_session(stack.region).client("dynamodb", endpoint_url=stack.endpoint_url)
-    open_jobs: dict[str, int] = {}
-    for page in dynamodb.get_paginator("scan").paginate(TableName=stack.table_name):
-        for item in page.get("Items", []):
-            key = str(item.get("pk", {}).get("S", ""))
-            if key.startswith(CHECKPOINT_KEY_PREFIX):
-                jobs = item.get("jobs", {}).get("M", {})
-                open_jobs[key.removeprefix(CHECKPOINT_KEY_PREFIX)] = len(jobs)
-    return open_jobs
+def checkpoint_note(checkpoint: Checkpoint | None) -> str:
+    """What an account's checkpoint item records besides its progress."""
+    if checkpoint is None or checkpoint.uninitialized_since is None:
+        return ""
+    note = f"MGN not initialized (recorded {checkpoint.uninitialized_since:%H:%M:%S} UTC"
+    if checkpoint.recheck_at is not None:
+        note += f"; MGN asked again from {checkpoint.recheck_at:%H:%M:%S} UTC"
+    return note + ")"
 
 
 def account_rows(
@@ -64,7 +61,7 @@ def account_rows(
     history: TickHistory,
     bus_details: Iterable[dict[str, Any]],
     log_details: Iterable[dict[str, Any]],
-    open_jobs: dict[str, int],
+    checkpoints: dict[str, Checkpoint],
     last_drain: DrainResult | None,
 ) -> list[AccountRow]:
     items = Counter(job.account_id for job, _, _ in programme.items())
@@ -77,6 +74,7 @@ def account_rows(
     for account in programme.accounts:
         account_id = account.account_id
         counts = work.get(account_id, Counter())
+        checkpoint = checkpoints.get(account_id)
         rows.append(
             AccountRow(
                 account_id=account_id,
@@ -91,7 +89,8 @@ def account_rows(
                 failures=counts["failures"],
                 waiting=waiting.get(account_id, 0),
                 dead_letters=dead.get(account_id, 0),
-                open_jobs=open_jobs.get(account_id),
+                open_jobs=None if checkpoint is None else checkpoint.open_jobs,
+                note=checkpoint_note(checkpoint),
             )
         )
     return rows
@@ -117,12 +116,11 @@ def account_lines(rows: list[AccountRow]) -> list[str]:
             str(row.dead_letters),
             "-" if row.open_jobs is None else str(row.open_jobs),
         )
-        lines.append(
-            "  ".join(
-                f"{cell:>{width}}" if index else f"{cell:<{width}}"
-                for index, (cell, (_, width)) in enumerate(zip(cells, COLUMNS, strict=True))
-            )
+        line = "  ".join(
+            f"{cell:>{width}}" if index else f"{cell:<{width}}"
+            for index, (cell, (_, width)) in enumerate(zip(cells, COLUMNS, strict=True))
         )
+        lines.append(f"{line}  {row.note}" if row.note else line)
     return lines
 
 

@@ -35,7 +35,13 @@ def parse_args(argv: list[str] | None) -> Options:
         help="accounts, the stack's own included; the last is uninitialized",
     )
     world.add_argument("--jobs", type=int, default=defaults.jobs, help="test and cutover jobs")
-    world.add_argument("--ticks", type=int, default=defaults.ticks, help="schedule ticks")
+    world.add_argument(
+        "--ticks",
+        type=int,
+        default=defaults.ticks,
+        help="schedule ticks; with two or more, the last adds the live wave (MGN items logged "
+        "after the first export: the only ones the alert rules match)",
+    )
     world.add_argument("--seed", type=int, default=defaults.seed)
     world.add_argument(
         "--tick-minutes",

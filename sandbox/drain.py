@@ -75,8 +75,8 @@ class Batch:
 
     @property
     def reported(self) -> list[dict[str, Any]]:
-        """The accounts the worker reported on, with their outcome (exported, covered, failed,
-        skipped, not_started), items exported and backlog."""
+        """The accounts the worker reported on, with their outcome (exported, covered,
+        uninitialized, failed, skipped, not_started), items exported and backlog."""
         return list((self.summary or {}).get("accounts", []))
 
     @property

@@ -17,7 +17,7 @@ COLUMNS = (
     ("hand-ons", 8),
     ("exported", 8),
     ("total", 7),
-    ("accounts", 19),
+    ("accounts", 23),  # "4 ok, 1 not initialized": the default world
     ("lag", 6),
     ("took", 10),
 )

@@ -19,8 +19,10 @@ from sandbox.printer import Printer
 from sandbox.queries import QueryRun, run_saved_queries
 from sandbox.stack import DeployedFunction, DeployedStack
 from sandbox.summary import (
+    BusItems,
     RuleMatches,
     alert_lines,
+    bus_items_line,
     function_log_lines,
     query_lines,
     sample_log_lines,
@@ -53,9 +55,17 @@ def show_results(
         # moto's own matcher: the same one that routed the events to the rules' targets.
         pattern = EventPattern.load(json.dumps(rule.pattern))
         matched = [e for e in ours if pattern.matches_event(e)]  # type: ignore[arg-type]
-        matches.append(RuleMatches(rule, tuple(str(e["detail"].get("event")) for e in matched)))
+        matches.append(
+            RuleMatches(
+                rule,
+                tuple(str(e["detail"].get("event")) for e in matched),
+                backfill=sum(1 for e in matched if e["detail"].get("backfill") is not False),
+            )
+        )
     messages = capture.alert_messages()
+    items = BusItems.of([e["detail"] for e in ours])
     say.line(f"Alert rules on {stack.bus_name}, to the alert topic:", 1)
+    say.line(bus_items_line(items), 2)
     say.lines(alert_lines(matches, messages, ALERT_SUBSCRIBER_NAME), indent=2)
 
     streams = sorted({r.stream for r in records})
@@ -117,8 +127,15 @@ def show_results(
         "ticks": [_tick_report(r) for r in history.records],
         "accounts": [asdict(row) for row in accounts],
         "busEvents": len(events),
+        "busItems": {
+            "live": items.live,
+            "backfill": items.backfill,
+            "liveErrors": items.live_errors,
+            "backfillErrors": items.backfill_errors,
+        },
         "alerts": {
             "rules": {m.rule.label: Counter(m.events) for m in matches},
+            "matchedBackfill": sum(m.backfill for m in matches),
             "messages": len(messages),
             "firstMessage": messages[0] if messages else None,
         },
@@ -178,6 +195,8 @@ def _batch_report(batch: Batch) -> dict[str, Any]:
         "accounts": batch.reported,
         "handedOn": batch.handed_on,
         "counters": summary.get("counters", {}),
+        "maxLagSeconds": summary.get("maxLagSeconds"),
+        "maxStalenessSeconds": summary.get("maxStalenessSeconds"),
         "seconds": round(batch.invocation.duration_seconds, 2),
     }
 

@@ -16,11 +16,13 @@ from infra.local_deploy import LocalDeployment, deploy_assembly, moto_server
 from mgn_emulator.emulator import MgnEmulator
 from mgn_emulator.programme import Programme, ProgrammeSpec, generate_programme
 from sandbox import moto_patches
-from sandbox.accounts import account_lines, account_rows, checkpoint_open_jobs, queue_line
+from sandbox.accounts import account_lines, account_rows, queue_line
 from sandbox.capture import ALERT_SUBSCRIBER_NAME, CAPTURE_NAME, Capture
+from sandbox.checkpoints import read_checkpoints
 from sandbox.drain import stack_drain
 from sandbox.errors import SandboxError
 from sandbox.function import FunctionLogs, FunctionRunner, extract_code
+from sandbox.live_wave import LiveWave, wave_spec
 from sandbox.printer import Printer
 from sandbox.progress import TickTable
 from sandbox.results import exporter_events, show_results
@@ -40,7 +42,9 @@ TICK_LEGEND = [
     "queued: accounts the dispatcher sent a work request for; batches: worker invocations; "
     "hand-ons: continuation requests",
     "for a backlog left at a deadline; accounts: each account's last outcome in the tick "
-    "(waiting: a failed record of it waits for its retry)",
+    "(waiting: a failed record of it waits for its retry;",
+    "not initialized: MGN is not initialized there, which the worker records and rechecks "
+    "hourly: not a failure, its request is done)",
 ]
 
 
@@ -109,16 +113,15 @@ def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> O
         _show_deployment(say, stack, deployment, time.monotonic() - deploy_started)
 
         plan = _plan(options, stack)
-        programme = generate_programme(
-            ProgrammeSpec(
-                accounts=options.accounts,
-                jobs=options.jobs,
-                seed=options.seed,
-                failure_rate=options.failure_rate,
-            ),
-            plan.timeline,
-            caller_account=stack.account_id,
+        spec = ProgrammeSpec(
+            accounts=options.accounts,
+            jobs=options.jobs,
+            seed=options.seed,
+            failure_rate=options.failure_rate,
         )
+        programme = generate_programme(spec, plan.timeline, caller_account=stack.account_id)
+        # The live wave needs a tick after the first (the first export of its account).
+        wave = LiveWave(wave_spec(spec), stack.account_id) if plan.ticks > 1 else None
         emulator = MgnEmulator(
             stack.account_id,
             stack.region,
@@ -129,7 +132,7 @@ def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> O
         resources.enter_context(emulator)
         emulator.set_now(plan.live_start)
         playback = emulator.play(programme)
-        _show_programme(say, emulator, programme, plan, options)
+        _show_programme(say, emulator, programme, plan, options, wave)
 
         roots = extract_code(stack, workdir)
         dispatcher = FunctionRunner(
@@ -171,7 +174,10 @@ def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> O
             drain_timeout_seconds=DRAIN_TIMEOUT_SECONDS + options.retry_wait_seconds,
             retry_wait_seconds=options.retry_wait_seconds,
             max_drains=options.max_drains,
+            wave=wave,
         ).run()
+        # What MGN held in all: the programme and, once laid, the live wave.
+        programme = wave.joined(programme) if wave else programme
         say.lines(TICK_LEGEND, indent=1)
         handler_files = {r.handler_file for r in [dispatcher, *workers] if r.handler_file}
         for handler_file in sorted(handler_files):
@@ -184,7 +190,7 @@ def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> O
             history=history,
             bus_details=[e["detail"] for e in exporter_events(stack, capture.bus_events())],
             log_details=[r.detail for r in records],
-            open_jobs=checkpoint_open_jobs(stack),
+            checkpoints=read_checkpoints(stack),
             last_drain=history.records[-1].drain if history.records else None,
         )
         say.line("Per account at the end (items exported to each sink; what the workers did):", 1)
@@ -211,6 +217,7 @@ def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> O
             f"{elapsed:.1f} s"
         )
         report.update(
+            liveWave=_wave_report(wave),
             passed=check.passed,
             seconds=round(elapsed, 1),
             options={k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()},
@@ -221,6 +228,19 @@ def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> O
         if options.keep_running:
             _keep_running(say, stack, emulator, programme, stop)
     return outcome
+
+
+def _wave_report(wave: LiveWave | None) -> dict[str, Any] | None:
+    if wave is None or wave.laid is None:
+        return None
+    jobs = wave.laid.jobs
+    return {
+        "account": wave.account_id,
+        "jobs": [job.job_id for job in jobs],
+        "items": wave.laid.item_count,
+        "from": min(job.created for job in jobs).isoformat(),
+        "to": max(job.ended for job in jobs).isoformat(),
+    }
 
 
 def worker_count(options: Options, stack: DeployedStack) -> int:
@@ -318,6 +338,7 @@ def _show_programme(
     programme: Programme,
     plan: TimePlan,
     options: Options,
+    wave: LiveWave | None,
 ) -> None:
     uninitialized = [a.account_id for a in programme.accounts if not a.initialized]
     history = [job for job in programme.jobs if not job.live]
@@ -337,9 +358,23 @@ def _show_programme(
     say.line(
         f"live window {plan.live_start:%H:%M}-{plan.live_end:%H:%M} UTC: "
         f"{len(programme.jobs) - len(history)} jobs appear as simulated time passes, "
-        f"{plan.ticks} ticks of {step_minutes:g} simulated minutes",
+        f"{plan.ticks} ticks of {step_minutes:g} simulated minutes (all of it logged before "
+        "the first tick's real time: backfill to the exporter too)",
         1,
     )
+    if wave is None:
+        say.line(
+            "no live wave (it needs a second tick): every item is backfill, and the alert "
+            "rules, which match live items only, stay silent",
+            1,
+        )
+    else:
+        say.line(
+            f"live wave: {len(wave.shape.jobs)} more jobs ({wave.shape.item_count} items) in "
+            f"account {wave.account_id}, laid at the last tick between its first export and "
+            "the real time: the live items (backfill: false), what the alert rules fire on",
+            1,
+        )
     knobs = [
         f"{name} {value:g}"
         for name, value in (

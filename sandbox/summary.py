@@ -21,6 +21,45 @@ LINE_WIDTH = 150
 class RuleMatches:
     rule: AlertRule
     events: tuple[str, ...]  # the matched items' event names
+    backfill: int = 0  # matched items that are not live (`backfill` not false)
+
+
+@dataclass(frozen=True)
+class BusItems:
+    """The exporter's items on the bus, live (logged after their account's first export) or
+    backfill, with their ERROR-severity items by event."""
+
+    live: int
+    backfill: int
+    live_errors: Counter[str]
+    backfill_errors: Counter[str]
+
+    @classmethod
+    def of(cls, details: list[dict[str, Any]]) -> BusItems:
+        live = [d for d in details if d.get("backfill") is False]
+        backfill = [d for d in details if d.get("backfill") is not False]
+        return cls(
+            live=len(live),
+            backfill=len(backfill),
+            live_errors=_errors(live),
+            backfill_errors=_errors(backfill),
+        )
+
+
+def _errors(details: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(str(d.get("event")) for d in details if d.get("severity") == "ERROR")
+
+
+def _counts(counter: Counter[str]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in counter.most_common()) or "none"
+
+
+def bus_items_line(items: BusItems) -> str:
+    return (
+        f"{items.live + items.backfill:,} items on the bus: {items.live:,} live (logged after "
+        f"their account's first export; ERROR: {_counts(items.live_errors)}), "
+        f"{items.backfill:,} backfill (ERROR: {_counts(items.backfill_errors)})"
+    )
 
 
 def clip(text: str, width: int = LINE_WIDTH) -> str:
@@ -52,6 +91,7 @@ def alert_lines(matches: list[RuleMatches], messages: list[str], subscriber: str
         lines.append(
             f"{match.rule.label} {detail}: matched {len(match.events)} events"
             + (f" ({by_event})" if by_event else "")
+            + (f", {match.backfill} of them backfill" if match.backfill else "")
         )
     expected = sum(len(match.events) for match in matches)
     topics = sorted({arn.rsplit(":", 1)[-1] for m in matches for arn in m.rule.topic_arns})
@@ -96,8 +136,13 @@ def query_lines(runs: list[QueryRun]) -> list[str]:
     return lines
 
 
-def function_log_lines(group: str, lines: list[str], errors: dict[str, str]) -> list[str]:
+def function_log_lines(
+    group: str, lines: list[str], errors: dict[str, str], warnings: int = 3
+) -> list[str]:
+    """The log group's lines by level, then the last error of each failed account and the first
+    few distinct WARNING messages (an account where MGN is not initialized, say)."""
     levels: Counter[str] = Counter()
+    warned: list[str] = []
     for line in lines:
         try:
             record: Any = json.loads(line)
@@ -107,11 +152,15 @@ def function_log_lines(group: str, lines: list[str], errors: dict[str, str]) -> 
         if isinstance(record, dict):
             kind = "EMF metrics" if "_aws" in record else record.get("level") or record.get("type")
             levels[str(kind or "other")] += 1
+            message = str(record.get("message", ""))
+            if kind == "WARNING" and message not in warned:
+                warned.append(message)
     shown = ", ".join(f"{count} {level}" for level, count in levels.most_common())
     out = [f"{group}: {len(lines)} lines ({shown})"]
     out.extend(
         f"{INDENT}account {account}: {clip(error, 110)}" for account, error in errors.items()
     )
+    out.extend(f"{INDENT}WARNING {clip(message, 130)}" for message in warned[:warnings])
     return out
 
 

@@ -5,10 +5,15 @@ tick's simulated time (revealing the jobs and items that have happened by then),
 dispatcher is invoked with EventBridge's Scheduled Event payload (it sends one work request
 per account to the FIFO work queue), and the work queue is drained by the worker's
 environments as its event source mapping would (``sandbox.drain``), hand-ons included, until
-nothing is left but failed records waiting for their retry.
+nothing is left but failed records waiting for their retry. An account where MGN is not
+initialized is not a failure: the worker records that in its checkpoint item and its request
+is done, so it shows as "not initialized" in each tick, never as waiting.
 
-After the last tick, extra "drain" ticks (simulated time no longer moves) run while work is
-left over for an account whose items must be exported: its last outcome in the tick was not
+At the last tick the sandbox lays its live wave (``sandbox.live_wave``: MGN activity after the
+exporter's first run, in real time), and from then on the emulator's clock is the real one.
+
+After the last tick, extra "drain" ticks (the programme's time no longer moves) run while work
+is left over for an account whose items must be exported: its last outcome in the tick was not
 a complete export (a failure, a backlog), or its records wait for a retry. A drain tick waits
 for those retries (up to ``retry_wait_seconds``): the tick's new request for the account is
 held behind them in its message group.
@@ -26,8 +31,10 @@ from typing import Any
 
 from mgn_emulator.emulator import MgnEmulator
 from mgn_emulator.playback import Playback, PlaybackProgress
+from sandbox.checkpoints import read_checkpoints
 from sandbox.drain import Batch, DrainResult, WorkQueueDrain
 from sandbox.function import FunctionLogs, FunctionRunner, Invocation
+from sandbox.live_wave import LiveWave, combined
 from sandbox.progress import TickRow, TickTable
 from sandbox.simulation import TimePlan
 from sandbox.stack import DeployedStack
@@ -37,13 +44,16 @@ WORK_DISPATCHED = "Work dispatched"
 OUTCOME_LABELS = {
     "exported": "ok",
     "covered": "ok",
+    # MGN is not initialized there: a state the worker records (and rechecks hourly), not a
+    # failure; the account's work request is done.
+    "uninitialized": "not initialized",
     "failed": "failed",
     "skipped": "skipped",
     "not_started": "not started",
 }
-CELL_ORDER = ("ok", "failed", "waiting", "backlog", "skipped", "not started")
+CELL_ORDER = ("ok", "not initialized", "failed", "waiting", "backlog", "skipped", "not started")
 # Outcomes of an account that an invocation worked on (it read or wrote the checkpoint).
-WORKED_ON = ("exported", "covered", "failed")
+WORKED_ON = ("exported", "covered", "uninitialized", "failed")
 
 
 @dataclass
@@ -196,6 +206,7 @@ class TickLoop:
         drain_timeout_seconds: float,
         retry_wait_seconds: float,
         max_drains: int,
+        wave: LiveWave | None = None,
     ) -> None:
         self._stack = stack
         self._emulator = emulator
@@ -209,6 +220,7 @@ class TickLoop:
         self._drain_timeout = drain_timeout_seconds
         self._retry_wait = retry_wait_seconds
         self._max_drains = max_drains
+        self._wave = wave
         self._exported_accounts = set(playback.programme.exported_accounts)
         self._last_event_time: str | None = None
 
@@ -216,7 +228,14 @@ class TickLoop:
         history = TickHistory()
         self._table.header()
         for tick in range(1, self._plan.ticks + 1):
-            history.records.append(self._tick(f"{tick}/{self._plan.ticks}", tick, history))
+            history.records.append(
+                self._tick(
+                    f"{tick}/{self._plan.ticks}",
+                    tick,
+                    history,
+                    lay_wave=tick == self._plan.ticks and tick > 1,
+                )
+            )
         drains = 0
         while (
             not caught_up(history.records[-1], self._exported_accounts)
@@ -229,11 +248,24 @@ class TickLoop:
         return history
 
     def _tick(
-        self, label: str, tick: int, history: TickHistory, *, wait_for_retries: bool = False
+        self,
+        label: str,
+        tick: int,
+        history: TickHistory,
+        *,
+        wait_for_retries: bool = False,
+        lay_wave: bool = False,
     ) -> TickRecord:
-        simulated = self._plan.tick_time(tick)
+        wave_note = self._lay_wave() if lay_wave else None
+        wave = self._wave
+        if wave is not None and wave.laid is not None:
+            simulated = datetime.now(UTC)  # once the live wave is laid, MGN's clock is the real one
+        else:
+            simulated = self._plan.tick_time(tick)
         self._emulator.set_now(simulated)
         progress = self._playback.reveal_until(simulated)
+        if wave is not None:
+            progress = combined(progress, wave.reveal_until(simulated))
         self._table.running(label, simulated, "dispatching")
         started = time.monotonic()
         dispatch = self._dispatcher.invoke(
@@ -269,6 +301,8 @@ class TickLoop:
             took_seconds=time.monotonic() - started,
         )
         self._table.row(self._row(record, history))
+        if wave_note:
+            self._table.note(wave_note)
         if dispatch.error:
             self._table.note(f"the dispatcher failed: {dispatch.error}")
         for batch in drain.batches:
@@ -280,6 +314,27 @@ class TickLoop:
         if drain.waited_for_retries:
             self._table.note(f"waited {drain.seconds:.0f} s for the retries of failed records")
         return record
+
+    def _lay_wave(self) -> str | None:
+        """Lays the live wave after the first export of its account; without one (the account
+        was never exported), there is no wave."""
+        wave = self._wave
+        if wave is None:
+            return None
+        checkpoint = read_checkpoints(self._stack).get(wave.account_id)
+        if checkpoint is None or checkpoint.first_export_at is None:
+            self._wave = None
+            return f"no live wave: account {wave.account_id} has not been exported yet"
+        since = checkpoint.first_export_at
+        wave.lay(self._emulator, since)
+        assert wave.laid is not None
+        jobs = wave.laid.jobs
+        first, last = min(job.created for job in jobs), max(job.ended for job in jobs)
+        return (
+            f"live wave: {len(jobs)} jobs, {wave.laid.item_count} items in account "
+            f"{wave.account_id} logged {first:%H:%M:%S}-{last:%H:%M:%S} UTC, after its first "
+            f"export at {since:%H:%M:%S} (backfill: false); MGN's clock is the real one from now on"
+        )
 
     def _row(self, record: TickRecord, history: TickHistory) -> TickRow:
         cold = int(record.dispatch.cold) + sum(b.invocation.cold for b in record.batches)

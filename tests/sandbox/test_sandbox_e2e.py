@@ -102,6 +102,7 @@ def test_small_world_passes_the_check_and_stays_up_for_exploring(
     try:
         moto_url = sandbox.expect(r"export AWS_ENDPOINT_URL=(\S+)", timeout=240).group(1)
         mgn_url = sandbox.expect(r"export AWS_ENDPOINT_URL_MGN=(\S+)", timeout=10).group(1)
+        bus = sandbox.expect(r"# bus (\S+),", timeout=10).group(1)
         worker = sandbox.expect(r"# worker (\S+),", timeout=10).group(1)
         output = "\n".join(sandbox.lines)
         report: dict[str, Any] = json.loads(report_path.read_text())
@@ -115,7 +116,8 @@ def test_small_world_passes_the_check_and_stays_up_for_exploring(
         assert [t["label"] for t in ticks][:4] == ["1/4", "2/4", "3/4", "4/4"]
 
         # Each tick the dispatcher sent a work request for every account, and the worker's
-        # environments drained them: the initialized accounts' every tick.
+        # environments drained them all: the initialized accounts exported, the uninitialized
+        # one reported as such.
         accounts = report["programme"]["accounts"]
         (uninitialized,) = (a["account_id"] for a in accounts if not a["initialized"])
         initialized = {a["account_id"] for a in accounts if a["initialized"]}
@@ -124,36 +126,42 @@ def test_small_world_passes_the_check_and_stays_up_for_exploring(
             assert tick["dispatch"]["accountsDispatched"] == len(accounts) == 3
             assert tick["batches"] and all(b["ok"] and b["logged"] for b in tick["batches"])
             worked_on = {a["account_id"] for b in tick["batches"] for a in b["accounts"]}
-            assert initialized <= worked_on
-            assert {a: tick["accounts"][a] for a in initialized} == dict.fromkeys(initialized, "ok")
+            assert initialized | {uninitialized} <= worked_on
+            assert tick["accounts"] == dict.fromkeys(initialized, "ok") | {
+                uninitialized: "not initialized"
+            }
         assert report["mapping"]["batch_size"] == 10
         assert report["mapping"]["report_batch_item_failures"] is True
 
-        # The uninitialized account's record was reported failed (batchItemFailures), alone:
-        # the others of its batch were deleted.
+        # MGN not being initialized in an account is not a failure: the account's every record
+        # was done (deleted, not in batchItemFailures), its outcome "uninitialized" each time,
+        # so nothing of it waits for a retry or reaches the dead-letter queue. The worker said
+        # so once (its counter, a WARNING naming the account) and recorded it in the
+        # account's checkpoint item.
         batches = [b for t in ticks for b in t["batches"]]
-        failed = [r for b in batches for r in b["records"] if r["failed"]]
-        assert failed and {r["account"] for r in failed} == {uninitialized}
-        first = next(b for b in batches if any(r["failed"] for r in b["records"]))
-        assert {f["itemIdentifier"] for f in first["response"]["batchItemFailures"]} == {
-            r["messageId"] for r in first["records"] if r["failed"]
-        }
-        assert {a["account_id"]: a["outcome"] for a in first["accounts"]}[uninitialized] == (
-            "failed"
-        )
-
-        # At the end only the uninitialized account has work left: waiting for its retry, or
-        # (on a slow machine) already in the dead-letter queue.
-        last = ticks[-1]
-        assert set(last["waiting"]) | set(last["deadLetters"]) == {uninitialized}
+        records = [r for b in batches for r in b["records"]]
+        assert [r for r in records if r["failed"]] == []
+        assert all(b["response"]["batchItemFailures"] == [] for b in batches)
+        outcomes = [
+            a["outcome"] for b in batches for a in b["accounts"] if a["account_id"] == uninitialized
+        ]
+        assert outcomes == ["uninitialized"] * len(ticks)
+        assert sum(b["counters"].get("AccountsUninitialized", 0) for b in batches) == 1
+        assert all(not t["waiting"] and not t["deadLetters"] for t in ticks)
         rows = {row["account_id"]: row for row in report["accounts"]}
         for account in initialized:
             row = rows[account]
             assert row["on_bus"] == row["in_log_group"] == row["items_in_mgn"]
             assert row["waiting"] == row["dead_letters"] == row["failures"] == 0
-            assert row["open_jobs"] == 0 and row["invocations"] >= 4
-        assert rows[uninitialized]["failures"] >= 1
-        assert "(uninitialized)" in output and "waiting for a retry" in output
+            assert row["open_jobs"] == 0 and row["invocations"] >= 4 and not row["note"]
+        row = rows[uninitialized]
+        assert row["failures"] == row["waiting"] == row["dead_letters"] == row["items_in_mgn"] == 0
+        assert row["invocations"] == len(ticks)
+        assert row["note"].startswith("MGN not initialized (recorded ")
+        assert "(uninitialized)" in output and "MGN asked again from" in output
+        assert f"WARNING MGN is not initialized in account {uninitialized}" in output
+        assert "waiting for a retry" not in output
+        assert "work queue: empty; dead-letter queue: 0 messages" in output
 
         # Every item of the initialized accounts reached both sinks exactly once.
         check = report["check"]
@@ -163,13 +171,29 @@ def test_small_world_passes_the_check_and_stays_up_for_exploring(
             assert sink["received"] == sink["distinct"] == check["expected"]
         assert "Exactly once: PASS" in output
 
-        # An alert rule of the stack fired on a failure item, and the topic delivered it.
-        fired = {rule: events for rule, events in report["alerts"]["rules"].items() if events}
+        # The programme is backfill to the exporter (logged before the first tick's real
+        # time); the live wave, laid at the last tick after the own account's first export,
+        # is live and holds failures.
+        wave = report["liveWave"]
+        own = accounts[0]
+        assert wave and len(wave["jobs"]) == 2 and wave["account"] == own["account_id"]
+        assert own["initialized"] and not own["managed"]
+        items = report["busItems"]
+        assert items["live"] == wave["items"] > 0
+        assert items["backfill"] == report["programme"]["items"] - wave["items"] > 0
+        assert set(items["liveErrors"]) & set(FAILURES)
+        assert set(items["backfillErrors"]) & set(FAILURES)
+
+        # The alert rules fired on the live failures, and on nothing backfilled: every live
+        # ERROR item matched the broad rule, the topic delivered one message per match.
+        alerts = report["alerts"]
+        assert alerts["matchedBackfill"] == 0
+        assert items["liveErrors"] in alerts["rules"].values()
+        fired = {rule: events for rule, events in alerts["rules"].items() if events}
         assert any(event in FAILURES for events in fired.values() for event in events)
-        assert report["alerts"]["messages"] == sum(
-            sum(events.values()) for events in fired.values()
-        )
-        assert any(f in report["alerts"]["firstMessage"] for f in FAILURES)
+        assert alerts["messages"] == sum(sum(events.values()) for events in fired.values())
+        assert any(f in alerts["firstMessage"] for f in FAILURES)
+        assert wave["account"] in alerts["firstMessage"]
 
         # The endpoints stay up for the AWS CLI or boto3.
         kwargs: dict[str, Any] = {
@@ -178,7 +202,7 @@ def test_small_world_passes_the_check_and_stays_up_for_exploring(
             "aws_secret_access_key": "testing",
         }
         rules = boto3.client("events", endpoint_url=moto_url, **kwargs).list_rules(
-            EventBusName="mgn-job-log-events"
+            EventBusName=bus
         )["Rules"]
         assert len(rules) == len(report["alerts"]["rules"]) + 1  # + the sandbox's capture
         assert worker == report["functions"]["worker"]["name"]

@@ -11,21 +11,27 @@ from typing import Any
 import pytest
 
 from infra.event_log import SAVED_QUERIES
+from mgn_emulator.emulator import MgnEmulator
 from mgn_emulator.playback import PlaybackProgress
 from mgn_emulator.programme import ProgrammeSpec, Timeline, generate_programme
-from sandbox.accounts import AccountRow, account_lines, queue_line
+from sandbox.accounts import AccountRow, account_lines, checkpoint_note, queue_line
 from sandbox.check import exactly_once
+from sandbox.checkpoints import Checkpoint, checkpoint_from_item
 from sandbox.drain import Batch, DrainResult
 from sandbox.errors import SandboxError
 from sandbox.function import Invocation, logged_record
+from sandbox.live_wave import LiveWave, combined, wave_spec
 from sandbox.moto_patches import render_target_input, render_template
 from sandbox.progress import human_duration
 from sandbox.queries import split_commands, unsupported_parts
 from sandbox.run import Options, worker_count
 from sandbox.simulation import plan_time
+from sandbox.stack import AlertRule
+from sandbox.summary import BusItems, RuleMatches, alert_lines, bus_items_line, function_log_lines
 from sandbox.ticks import TickHistory, TickRecord, accounts_cell, caught_up
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+CALLER = "123456789012"
 
 
 def _plan(**overrides: Any) -> Any:
@@ -236,50 +242,63 @@ def test_a_tick_shows_each_accounts_last_outcome_and_what_waits_for_a_retry() ->
                 [
                     _report("A", "exported", 7, backlog=True, jobs_open=1),
                     _report("B", "exported", 3, jobs_open=0),
-                    _report("U", "failed", error="UninitializedAccountException"),
+                    _report("U", "uninitialized"),
+                    _report("F", "failed", error="AccountUnavailable: F: AccessDeniedException"),
                 ],
                 handed_on=("A",),
             ),
             cold=True,
         ),
-        ["A", "B", "U"],
-        failed=frozenset({"U"}),
+        ["A", "B", "U", "F"],
+        failed=frozenset({"F"}),
     )
     second = _batch(_invocation(_batch_finished([_report("A", "exported", 4, jobs_open=0)])), ["A"])
-    tick = _tick([first, second], waiting={"U": 1})
+    tick = _tick([first, second], waiting={"F": 1})
 
     assert tick.accounts_dispatched == 3
     assert (tick.items_exported, tick.hand_ons) == (14, 1)
-    assert first.failed_accounts() == ["U"] and second.failed_accounts() == []
-    assert tick.account_states() == {"A": "ok", "B": "ok", "U": "failed"}
-    assert accounts_cell(tick.account_states()) == "2 ok, 1 failed"
-    # U is not exported by the check: A and B are caught up.
+    # MGN not initialized in U is a state, not a failure: its record was done.
+    assert first.failed_accounts() == ["F"] and second.failed_accounts() == []
+    assert tick.account_states() == {"A": "ok", "B": "ok", "U": "not initialized", "F": "failed"}
+    assert accounts_cell(tick.account_states()) == "2 ok, 1 not initialized, 1 failed"
+    # U and F are not exported by the check: A and B are caught up.
     assert caught_up(tick, {"A", "B"})
-    assert not caught_up(tick, {"A", "B", "U"})
+    assert not caught_up(tick, {"A", "B", "F"})
 
     history = TickHistory([tick])
     assert history.per_account()["A"] == Counter(invocations=2, hand_ons=1)
-    assert history.per_account()["U"] == Counter(failures=1, invocations=1)
-    assert history.account_errors() == {"U": "UninitializedAccountException"}
-    assert history.api_calls() == Counter({"mgn.DescribeJobs": 4})
+    assert history.per_account()["U"] == Counter(invocations=1)
+    assert history.per_account()["F"] == Counter(failures=1, invocations=1)
+    assert history.account_errors() == {"F": "AccountUnavailable: F: AccessDeniedException"}
+    assert history.api_calls() == Counter({"mgn.DescribeJobs": 5})
 
-    # The next tick: U's new request is held behind its failed one, and A's export was cut
-    # short (a job left open after a failed read): not caught up, a drain tick follows.
+    # The next tick: F's new request is held behind its failed one, U is not initialized
+    # still, and A's export was cut short (a job left open after a failed read): not caught
+    # up, a drain tick follows.
     later = _tick(
         [
             _batch(
                 _invocation(
                     _batch_finished(
-                        [_report("A", "exported", 1, jobs_open=1), _report("B", "covered")]
+                        [
+                            _report("A", "exported", 1, jobs_open=1),
+                            _report("B", "covered"),
+                            _report("U", "uninitialized"),
+                        ]
                     )
                 ),
-                ["A", "B"],
+                ["A", "B", "U"],
             )
         ],
-        waiting={"U": 1},
+        waiting={"F": 1},
     )
-    assert later.account_states() == {"A": "ok", "B": "ok", "U": "waiting"}
-    assert accounts_cell(later.account_states()) == "2 ok, 1 waiting"
+    assert later.account_states() == {
+        "A": "ok",
+        "B": "ok",
+        "U": "not initialized",
+        "F": "waiting",
+    }
+    assert accounts_cell(later.account_states()) == "2 ok, 1 not initialized, 1 waiting"
     assert not caught_up(later, {"A", "B"})
     assert not caught_up(_tick([second], waiting={"A": 1}), {"A"})
     assert not caught_up(_tick([second], waiting={}, finished=False), {"A"})
@@ -305,17 +324,44 @@ def test_the_work_queue_at_the_end_in_words() -> None:
 
 
 def test_per_account_table_lines_up() -> None:
+    since = datetime(2026, 11, 25, 12, 0, 5, tzinfo=UTC)
+    note = checkpoint_note(Checkpoint("229944532028", 0, since, since, since + timedelta(hours=1)))
+    assert note == "MGN not initialized (recorded 12:00:05 UTC; MGN asked again from 13:00:05 UTC)"
+    assert checkpoint_note(Checkpoint("123456789012", 0, since)) == ""
+    assert checkpoint_note(None) == ""
     rows = [
         AccountRow("123456789012", "own", 1200, 1200, 1200, 10, 2, 0, 0, 0, 0),
-        AccountRow("229944532028", "uninitialized", 0, 0, 0, 3, 0, 3, 1, 0, None),
+        AccountRow("229944532028", "uninitialized", 0, 0, 0, 10, 0, 0, 0, 0, 0, note),
+        AccountRow("311111111111", "member", 5, 0, 0, 3, 0, 3, 1, 1, None),
     ]
-    header, own, uninitialized = account_lines(rows)
+    header, own, uninitialized, failing = account_lines(rows)
     assert header.split()[:3] == ["account", "MGN", "items"]
-    assert len(header) == len(own) == len(uninitialized)
+    assert len(header) == len(own) == len(failing)
+    # The note follows the columns.
+    assert uninitialized == uninitialized[: len(header)] + "  " + note
     # account, items in MGN, EventBridge, log group, invocations, hand-ons, failed, waiting,
     # in the DLQ, open jobs
     assert own.split()[2:] == ["1,200", "1,200", "1,200", "10", "2", "0", "0", "0", "0"]
-    assert uninitialized.split() == ["229944532028", "(uninitialized)", *"00030310-"]
+    assert uninitialized[: len(header)].split()[2:] == [*"000", "10", *"00000"]
+    assert failing.split() == ["311111111111", "(member)", *"50030311-"]
+
+
+def test_checkpoint_items_read_back() -> None:
+    item = {
+        "pk": {"S": "ACCOUNT#229944532028"},
+        "jobs": {"M": {"mgnjob-1": {"M": {}}}},
+        "firstExportAt": {"N": "1764072005.250"},
+        "uninitializedSince": {"N": "1764072005.250"},
+        "recheckAt": {"N": "1764075605.250"},
+    }
+    checkpoint = checkpoint_from_item(item)
+    assert checkpoint is not None and checkpoint.account_id == "229944532028"
+    assert checkpoint.open_jobs == 1
+    assert checkpoint.first_export_at == datetime.fromtimestamp(1764072005.25, UTC)
+    assert checkpoint.recheck_at == checkpoint.first_export_at + timedelta(hours=1)
+    plain = checkpoint_from_item({"pk": {"S": "ACCOUNT#123456789012"}})
+    assert plain == Checkpoint("123456789012", 0)
+    assert checkpoint_from_item({"pk": {"S": "LEASE#x"}}) is None
 
 
 def test_workers_are_capped_by_the_mappings_maximum_concurrency() -> None:
@@ -331,3 +377,107 @@ def test_workers_are_capped_by_the_mappings_maximum_concurrency() -> None:
     assert worker_count(Options(workers=20), Stack()) == 20  # type: ignore[arg-type]
     with pytest.raises(SandboxError, match="--workers"):
         worker_count(Options(workers=0), Stack())  # type: ignore[arg-type]
+
+
+def test_the_live_wave_is_laid_after_the_first_export_and_never_in_the_future() -> None:
+    spec = ProgrammeSpec(accounts=3, jobs=8, seed=7)
+    wave = LiveWave(wave_spec(spec), CALLER)
+    shape = wave.shape
+    assert [(j.account_id, j.initiated_by) for j in shape.jobs] == [
+        (CALLER, "START_TEST"),
+        (CALLER, "START_CUTOVER"),
+    ]
+    events = [p.item["event"] for j in shape.jobs for p in j.items]
+    assert {"CONVERSION_FAIL", "LAUNCH_FAILED"} <= set(events)
+    quiet = LiveWave(wave_spec(ProgrammeSpec(seed=7, failure_rate=0.0)), CALLER).shape
+    assert not {"CONVERSION_FAIL", "LAUNCH_FAILED"} & {
+        p.item["event"] for j in quiet.jobs for p in j.items
+    }
+    before = wave.progress()
+    assert (before.jobs_created, before.jobs_total, before.items_total) == (0, 2, len(events))
+    # The programme ends before the first export, the wave after it.
+    end = datetime.now(UTC) - timedelta(seconds=10)
+    main = generate_programme(
+        spec, Timeline(end - timedelta(minutes=20), end), caller_account=CALLER
+    )
+    assert wave.joined(main) == main
+    assert not {j.job_id for j in main.jobs} & {j.job_id for j in shape.jobs}
+
+    with MgnEmulator(CALLER) as emulator:
+        emulator.set_now(main.timeline.live_end)
+        emulator.play(main)
+        since = datetime.now(UTC) - timedelta(seconds=5)
+        wave.lay(emulator, since)
+        laid = wave.laid
+        assert laid is not None
+        # The shape's jobs and items, logged after `since` and not after now.
+        assert [j.job_id for j in laid.jobs] == [j.job_id for j in shape.jobs]
+        assert [p.item["event"] for j in laid.jobs for p in j.items] == events
+        times = [p.at for j in laid.jobs for p in j.items]
+        assert since < min(times) and max(times) <= datetime.now(UTC)
+        # Played while the emulator's clock was in the past: shown once it is now.
+        assert wave.progress().items_revealed == 0
+        clock = datetime.now(UTC)
+        emulator.set_now(clock)
+        main_progress = PlaybackProgress(8, 8, main.item_count, 8, main.item_count)
+        progress = combined(main_progress, wave.reveal_until(clock))
+        assert progress.finished and progress.items_revealed == main.item_count + len(events)
+        joined = wave.joined(main)
+        assert joined.item_count == main.item_count + laid.item_count
+        assert joined.exported_accounts == main.exported_accounts
+
+        # A window too short to hold the wave: laying it waits for the real clock to pass it.
+        short = LiveWave(wave_spec(ProgrammeSpec(seed=8)), CALLER)
+        since = datetime.now(UTC)
+        short.lay(emulator, since)
+        assert short.laid is not None
+        times = [p.at for j in short.laid.jobs for p in j.items]
+        assert since < min(times) and max(times) <= datetime.now(UTC)
+
+
+def test_live_and_backfill_items_on_the_bus_and_what_the_rules_matched() -> None:
+    details = [
+        {"event": "LAUNCH_FAILED", "severity": "ERROR", "backfill": False},
+        {"event": "JOB_START", "severity": "INFO", "backfill": False},
+        {"event": "CONVERSION_FAIL", "severity": "ERROR", "backfill": True},
+        {"event": "CONVERSION_FAIL", "severity": "ERROR", "backfill": True},
+    ]
+    items = BusItems.of(details)
+    assert (items.live, items.backfill) == (2, 2)
+    assert items.live_errors == Counter(LAUNCH_FAILED=1)
+    assert items.backfill_errors == Counter(CONVERSION_FAIL=2)
+    assert bus_items_line(items) == (
+        "4 items on the bus: 2 live (logged after their account's first export; ERROR: "
+        "LAUNCH_FAILED 1), 2 backfill (ERROR: CONVERSION_FAIL 2)"
+    )
+    rule = AlertRule(
+        name="MgnJobLogExporter-ErrorItemsRule-1",
+        label="ErrorItemsRule",
+        pattern={"detail": {"severity": ["ERROR"], "backfill": [False]}},
+        topic_arns=("arn:aws:sns:us-east-1:123456789012:alerts",),
+    )
+    lines = alert_lines([RuleMatches(rule, ("LAUNCH_FAILED",))], ["Error: x"], "subscriber")
+    assert lines[0] == (
+        'ErrorItemsRule {"severity": ["ERROR"], "backfill": [false]}: matched 1 events '
+        "(LAUNCH_FAILED 1)"
+    )
+    assert lines[1] == "-> alerts delivered 1 messages to subscriber; the first:"
+    loose = alert_lines([RuleMatches(rule, ("LAUNCH_FAILED", "X"), backfill=1)], [], "s")
+    assert loose[0].endswith("(LAUNCH_FAILED 1, X 1), 1 of them backfill")
+
+
+def test_function_log_shows_failed_accounts_and_warnings() -> None:
+    warning = {"level": "WARNING", "message": "MGN is not initialized in account 2299"}
+    lines = [
+        "START RequestId: x",
+        json.dumps({"level": "INFO", "message": "Batch finished"}),
+        json.dumps(warning),
+        json.dumps(warning),
+        json.dumps({"_aws": {}, "ItemsExported": 3}),
+    ]
+    shown = function_log_lines("group", lines, {"3111": "AccessDeniedException"})
+    assert shown == [
+        "group: 5 lines (2 WARNING, 1 text, 1 INFO, 1 EMF metrics)",
+        "    account 3111: AccessDeniedException",
+        "    WARNING MGN is not initialized in account 2299",
+    ]
