@@ -20,6 +20,7 @@ from fault_proxy.faults import (
     FaultBook,
     Rule,
 )
+from fault_proxy.holds import Holds
 from fault_proxy.limits import Limits, check_put_events, check_put_log_events
 from fault_proxy.wire import JSON, Operation, Request, Response, identify
 from fault_proxy.wire import RESET as RESET_RESPONSE
@@ -92,6 +93,7 @@ class Pipeline:
         self.recorder = recorder
         self.limits = limits
         self.clock = clock
+        self.holds = Holds()
 
     def handle(self, request: Request, forward: Forward) -> Response:
         operation = identify(request)
@@ -101,6 +103,7 @@ class Pipeline:
         # Counted on arrival, so a test can see calls still in flight (slow faults).
         self.recorder.count(name)
         try:
+            self.holds.wait(name, request.body)
             return self._handle(operation, name, request, forward)
         finally:
             # Only now has the upstream seen all it will of this call (even if the caller

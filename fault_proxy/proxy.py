@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from fnmatch import fnmatchcase
 
 from fault_proxy.faults import BODY_KINDS, KINDS, LOG_REJECTION, FaultBook, FaultParams, Rule
+from fault_proxy.holds import Hold, HoldMatch
 from fault_proxy.limits import Limits
 from fault_proxy.pipeline import CallRecord, Pipeline, Recorder
 from fault_proxy.server import ProxyHTTPServer
@@ -121,6 +122,12 @@ class FaultProxy(BackgroundServer):
         """Remove every rule, or those injected with exactly this operation pattern."""
         self._book.clear(operation)
 
+    def hold(self, matches: HoldMatch) -> Hold:
+        """Hold every call for which ``matches(operation, body)`` is true, on arrival (before
+        any fault), until ``release()`` of the returned Hold. ``matches`` is called from the
+        proxy's threads, one a call, for the calls that arrive while the hold is in place."""
+        return self._pipeline.holds.add(Hold(matches))
+
     @property
     def rules(self) -> list[Rule]:
         """The rules still active (spent ``times`` rules are gone)."""
@@ -163,3 +170,8 @@ class FaultProxy(BackgroundServer):
 
     def reset_calls(self) -> None:
         self._recorder.reset()
+
+    def stop(self) -> None:
+        # A held call would keep its handler thread, and so the server, from stopping.
+        self._pipeline.holds.release_all()
+        super().stop()

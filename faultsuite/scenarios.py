@@ -22,12 +22,14 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 
+from fault_proxy.holds import Hold
 from faultsuite.cloud import MAX_RECEIVE_COUNT, OWN_ACCOUNT
 from faultsuite.environments import Environments
 from faultsuite.harness import Harness, crash_visibility_timeout, receive_counts
 from faultsuite.ledger import Result
 from mgn_emulator import make_item
 from mgn_exporter.events import TRUNCATION_MARKER
+from mgn_exporter.exporter import BATCH_ITEMS
 from mgn_exporter.work_request import BadMessage, parse_body
 
 SECOND_ACCOUNT = "222222222222"
@@ -71,7 +73,9 @@ def crash(options: Options) -> list[Result]:
     (set so that the killed invocation's lease has expired by then, as in the stack). Nothing
     may be lost, and every duplicate must come from a kill: after each kill, the items the
     killed worker delivered past the saved checkpoint of its batch's accounts (the ones their
-    next export sends again) are counted, and must fit in one page.
+    next export sends again) are counted, and must fit in one batch of the exporter (the items
+    the sinks take between two saves of an account's state: BATCH_ITEMS, several of MGN's
+    pages of 100 here).
     """
     page = 100
     budget_ms = 2_000
@@ -114,11 +118,11 @@ def crash(options: Options) -> list[Result]:
             h.tick()
         h.kill_plan = None
         for number, kill in enumerate(h.kills, 1):
-            if max(kill.resent_bus, kill.resent_logs) > page:
+            if max(kill.resent_bus, kill.resent_logs) > BATCH_ITEMS:
                 h.problems.append(
                     f"kill {number} (after {kill.after_s:.2f} s, accounts {kill.accounts}) left "
                     f"{kill.resent_bus}/{kill.resent_logs} items past the checkpoint, more "
-                    f"than one page ({page})"
+                    f"than one batch ({BATCH_ITEMS})"
                 )
         if len(h.kills) < crashes_wanted:
             h.problems.append(f"only {len(h.kills)} of {crashes_wanted} kills hit a worker")
@@ -157,27 +161,37 @@ def overlap(options: Options) -> list[Result]:
     a time (FIFO groups keep the pollers apart, the lease turns the copies away), and no item
     is exported twice."""
     concurrency = 4
+    budget_ms = 3_000
     others = [f"{600000000001 + index:012d}" for index in range(options.pick(11, 23))]
     accounts = (OWN_ACCOUNT, *others)
     with _harness(
         options,
         "overlap",
         accounts=accounts,
-        budget_ms=3_000,
+        budget_ms=budget_ms,
         concurrency=concurrency,
         # Batches of five: twelve accounts or more keep every poller busy.
         batch_size=5,
         environments=concurrency,
+        # The stack's (six worker timeouts): batches wait for the ticks and the copies before
+        # they are invoked, and must not come back to another poller meanwhile.
+        visibility_timeout=6 * budget_ms // 1000,
     ) as h:
         h.populate(options.pick(300, 3000), accounts=accounts, jobs_per_account=3)
         # Calls slowed at random widen the windows in which workers interleave.
         h.proxy.inject("*", "slow", probability=0.1, delay=0.05)
         expected = h.expected()
+        ticks = TicksWhileDraining(h, count=2)
         copies = Copies(h, wanted=options.pick(3, 6))
-        h.before_batch = copies.maybe_deliver
+
+        def before_batch(event: dict[str, Any]) -> None:
+            ticks.before_batch(event)
+            copies.maybe_deliver(event)
+
+        h.before_batch = before_batch
         h.dispatch()
         try:
-            h.pump(until=lambda: h.drained(expected), quiet=False, tick_every=2.0)
+            h.pump(until=lambda: h.drained(expected), quiet=False)
             h.before_batch = None
             copies.close()
             h.settle()
@@ -196,62 +210,119 @@ def overlap(options: Options) -> list[Result]:
         return [result]
 
 
+class TicksWhileDraining:
+    """The schedule firing while the queue drains: `count` more ticks, dispatched while the
+    first batch waits to be invoked. Its accounts are in flight and none of their items is
+    exported yet, so the ticks' requests meet work under way however fast the machine drains
+    (ticks on a timer could all come after a fast drain)."""
+
+    def __init__(self, h: Harness, *, count: int) -> None:
+        self.h = h
+        self.count = count
+        self._lock = threading.Lock()
+        self._fired = False
+
+    def before_batch(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            if self._fired:
+                return
+            self._fired = True
+        for _ in range(self.count):
+            self.h.dispatch()
+
+
 class Copies:
     """Copies of work requests a poller is working on, delivered to another worker at once
     (what an at-least-once queue, or a message redriven by hand, could do): the lease must turn
-    them away. They run in an execution environment of their own, warmed up first, so that a
-    copy reaches its account while the poller still holds it."""
+    them away.
+
+    Each copy is of the first account of a batch about to be invoked, one copy at a time, on
+    the first batches (the next one waits its turn). The proxy lets the poller's worker take
+    that account's lease, then holds its next call for the account until the copy has been
+    turned away: the copy meets the lease on any machine, however little work the account
+    has. The copies run in an execution environment of their own, warmed up first, that calls
+    AWS directly (the hold is on the pollers' workers only)."""
 
     def __init__(self, h: Harness, *, wanted: int) -> None:
         self.h = h
         self.wanted = wanted
         self.delivered = 0
-        self._busy = threading.Lock()
+        self._turn = threading.Lock()
         self._threads: list[threading.Thread] = []
-        self._envs = Environments(h.cloud.worker_env(), h.log_path)
+        env = h.cloud.worker_env()
+        env["AWS_ENDPOINT_URL"] = h.cloud.moto_url
+        env["AWS_ENDPOINT_URL_MGN"] = h.emulator.endpoint_url
+        self._envs = Environments(env, h.log_path)
         self._envs.prewarm(1)
         self._envs.invoke(h.budget_ms, event={"Records": []})  # the cold start, off the books
 
     def maybe_deliver(self, event: dict[str, Any]) -> None:
-        """Called by a poller before it invokes its batch: copy one of its requests, until
-        `wanted` copies were delivered. (Not at random: the quick world has only about 16
-        batches, and a coin toss per batch left the suite short of its copies now and then.)"""
+        """Called by a poller before it invokes its batch: copy its first request, until
+        `wanted` copies were delivered."""
         if self.delivered >= self.wanted:
             return
-        if not self._busy.acquire(blocking=False):
-            return  # one copy at a time
-        thread = threading.Thread(target=self._deliver, args=(event,), daemon=True)
+        records = [r for r in event.get("Records", []) if _account_of(r) is not None]
+        if not records:
+            return
+        self._turn.acquire()  # released by the copy's thread once the copy was turned away
+        if self.delivered >= self.wanted:
+            self._turn.release()
+            return
+        account = _account_of(records[0])
+        assert account is not None
+        # Set before the worker is invoked: its first call for the account passes the hold.
+        hold = self.h.proxy.hold(_OnceLeased(account))
+        thread = threading.Thread(
+            target=self._deliver, args=(account, records[0], hold), daemon=True
+        )
         self._threads.append(thread)
         thread.start()
 
-    def _deliver(self, event: dict[str, Any]) -> None:
+    def _deliver(self, account: str, record: dict[str, Any], hold: Hold) -> None:
         try:
-            records: dict[str, dict[str, Any]] = {}
-            for record in event.get("Records", []):
-                account = _account_of(record)
-                if account is not None:
-                    records.setdefault(account, record)
-            held: list[str] = []
-
-            def some_lease_held() -> bool:
-                held[:] = [a for a in records if not self.h.cloud.lease_free(a)]
-                return bool(held)
-
-            if not _wait_for(some_lease_held, timeout=self.h.budget_ms / 1000, every=0.02):
-                return
-            copy = dict(records[held[0]])
+            # Once seen taken, the lease stays taken: its release is a call the proxy holds.
+            leased = _wait_for(
+                lambda: not self.h.cloud.lease_free(account),
+                timeout=self.h.budget_ms / 1000,
+                every=0.02,
+            )
+            if not leased:
+                return  # the worker never got to the account: another batch brings a copy
+            copy = dict(record)
             copy["attributes"] = dict(copy.get("attributes", {}))
             copy["attributes"]["SentTimestamp"] = str(int(time.time() * 1000))
             self.delivered += 1
             invocation = self._envs.invoke(self.h.budget_ms, event={"Records": [copy]})
             self.h.record(invocation, {"Records": [copy]}, origin="copy")
         finally:
-            self._busy.release()
+            hold.release()
+            self._turn.release()
 
     def close(self) -> None:
         for thread in self._threads:
             thread.join(timeout=120)
         self._envs.close()
+
+
+class _OnceLeased:
+    """Matches the calls that carry `account`'s id once its lease was taken. The first
+    UpdateItem of an account's export takes its lease (every write of its state is conditional
+    on holding it), and a later call for it (another write, the release) comes before the
+    lease is given back."""
+
+    def __init__(self, account: str) -> None:
+        self._account = account.encode()
+        self._lock = threading.Lock()
+        self._leased = False
+
+    def __call__(self, operation: str, body: bytes) -> bool:
+        if self._account not in body:
+            return False
+        with self._lock:
+            if self._leased:
+                return True
+            self._leased = operation == "dynamodb.UpdateItem"
+            return False
 
 
 def _account_of(record: dict[str, Any]) -> str | None:
@@ -288,13 +359,12 @@ def _overlap_checks(h: Harness, copies_wanted: int) -> list[str]:
     lost = sum(run.counter("LeasesLost") for run in runs)
     if lost:
         problems.append(f"{lost} leases lost")
-    turned_away = sum(
-        1 for run in runs for outcome in run.outcomes().values() if outcome == "skipped"
-    )
+    # Every copy reached its account while the poller's worker held the lease (see Copies).
+    let_in = [run.outcomes() for run in copies if set(run.outcomes().values()) != {"skipped"}]
     if len(copies) < copies_wanted:
         problems.append(f"only {len(copies)} of {copies_wanted} copies were delivered")
-    elif not turned_away:
-        problems.append("no copy ever met its account's lease: the lease never acted")
+    elif let_in:
+        problems.append(f"copies met their account's lease and were not turned away: {let_in}")
     return problems
 
 
@@ -452,7 +522,8 @@ def _odd_items(now: datetime) -> list[dict[str, Any]]:
 
 def bad_input(options: Options) -> list[Result]:
     """Odd items, an uninitialized account, an account MGN refuses, a job MGN refuses and an
-    entry EventBridge refuses for good: each fails alone, and every other item is exported."""
+    entry EventBridge refuses for good: each fails alone (the uninitialized account is recorded
+    as such, not failed), and every other item is exported."""
     uninitialized, refused_account = "444444444444", "555555555555"
     accounts = (OWN_ACCOUNT, uninitialized, SECOND_ACCOUNT)
     with _harness(
@@ -508,14 +579,17 @@ def bad_input(options: Options) -> list[Result]:
         h.drain(max_ticks=5)
         result = h.result()
         result.problems.extend(_check_details(h, result))
-        failed = Counter(
-            account
+        outcomes = [
+            (account, outcome)
             for run in h.worker_invocations()
             for account, outcome in run.outcomes().items()
-            if outcome == "failed"
-        )
-        if set(failed) != {uninitialized, refused_account}:
+        ]
+        failed = Counter(account for account, outcome in outcomes if outcome == "failed")
+        if set(failed) != {refused_account}:
             result.problems.append(f"accounts failed: {dict(failed)}")
+        recorded = {account for account, outcome in outcomes if outcome == "uninitialized"}
+        if recorded != {uninitialized}:
+            result.problems.append(f"accounts recorded uninitialized: {sorted(recorded)}")
         return [result]
 
 

@@ -426,6 +426,28 @@ def test_calls_in_flight_are_counted_until_answered(aws: Factory, proxy: FaultPr
     caller.join()
 
 
+def test_a_held_call_waits_until_released(aws: Factory, proxy: FaultProxy) -> None:
+    # Given a hold on the calls whose body names table "held"
+    hold = proxy.hold(lambda operation, body: b'"held"' in body)
+    dynamodb = aws("dynamodb")
+    caller = threading.Thread(
+        target=lambda: dynamodb.list_tables(ExclusiveStartTableName="held"), daemon=True
+    )
+    caller.start()
+    deadline = time.monotonic() + 5
+    while not hold.held and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # Then the call waits in the proxy while the others go through
+    assert hold.held == 1 and proxy.in_flight == 1
+    dynamodb.list_tables()
+    assert caller.is_alive() and proxy.in_flight == 1
+    # And it goes on once released
+    hold.release()
+    caller.join(timeout=5)
+    assert not caller.is_alive() and proxy.in_flight == 0
+    assert [r.status for r in proxy.records] == [200, 200]
+
+
 def test_probability_is_drawn_from_the_seed(session: boto3.Session, moto_url: str) -> None:
     def pattern(seed: int) -> list[bool]:
         with FaultProxy(moto_url, seed=seed) as own:
