@@ -4,6 +4,9 @@
     .venv/bin/python -m faultsuite --quick    # CI's quick subset, same checks, smaller worlds
     .venv/bin/python -m faultsuite --seed 11 crash overlap
 
+Then the stack's alarms, evaluated over what each scenario's functions emitted (one tick for
+one period; synthesized from app.py, skip with --no-alarms): which fired, and at which tick.
+
 Exits 1 if any scenario lost an item, went over its duplicate bound, overran a deadline or
 failed another of its checks (printed under its line).
 """
@@ -17,8 +20,11 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+from faultsuite.alarms import evaluate_observed, table, template_alarms
 from faultsuite.cloud import moto_server
+from faultsuite.ledger import Result
 from faultsuite.scenarios import BY_NAME, SCENARIOS, Options
+from sandbox.synth import synthesize
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", type=Path, default=None, help="exporter logs go here")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--no-alarms", action="store_true", help="skip the alarm table")
     args = parser.parse_args(argv)
     unknown = [name for name in args.scenarios if name not in BY_NAME]
     if unknown:
@@ -45,10 +52,24 @@ def main(argv: list[str] | None = None) -> int:
                 print(result.line(), flush=True)
                 for problem in result.problems:
                     print(f"  FAILED: {problem}", flush=True)
+    if not args.no_alarms:
+        print_alarm_table(results, workdir)
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
     print(f"exporter logs: {workdir}", file=sys.stderr)
     return 0 if all(result.ok for result in results) else 1
+
+
+def print_alarm_table(results: list[Result], workdir: Path) -> None:
+    outdir = workdir / "cdk.out"
+    synthesize(outdir)
+    (template_path,) = outdir.glob("*.template.json")
+    alarms = template_alarms(json.loads(template_path.read_text()))
+    rows = {result.scenario: evaluate_observed(alarms, result.observed) for result in results}
+    print("\nalarms: the tick at which each fired ('.': quiet), one tick standing for one period")
+    print("(time-valued and AWS-side metrics: tests/infra/test_alarm_behaviour.py)")
+    for line in table(rows):
+        print(line)
 
 
 if __name__ == "__main__":

@@ -139,3 +139,82 @@ def evaluate(
         short_name(alarm): alarm.fired([period.get(alarm.metric, []) for period in periods])
         for alarm in alarms
     }
+
+
+# -- the fault suite's view: one tick stands for one period ------------------------------------
+
+STALENESS = "AccountStalenessSeconds"
+DISPATCHER_METRICS = ("AccountsDispatched", "ManagedAccountsUnavailable")
+WORK_DEAD_LETTERS = "work-dlq.Visible"
+
+
+def observe(
+    invocations: Iterable[Any], *, ticks: int, dead_letters: int
+) -> list[dict[str, list[float]]]:
+    """What a scenario's run showed of the alarms' metrics, per tick: each invocation's counters
+    (the worker's EMF line carries them, zeros included), Lambda's errors (a killed or raising
+    invocation) and invocations, and the work dead-letter queue's depth at the end."""
+    periods: list[dict[str, list[float]]] = [{} for _ in range(max(1, ticks))]
+    for run in invocations:
+        period = periods[min(len(periods), max(1, run.tick)) - 1]
+        role = run.handler  # "worker" or "dispatcher"
+        period.setdefault(f"{role}.Invocations", []).append(1.0)
+        if run.killed or run.error:
+            period.setdefault(f"{role}.Errors", []).append(1.0)
+        for name, value in (run.report or {}).get("counters", {}).items():
+            period.setdefault(f"{role}.{name}", []).append(float(value))
+    if dead_letters:
+        periods[-1][WORK_DEAD_LETTERS] = [float(dead_letters)]
+    return periods
+
+
+def observed_as(alarm: Alarm) -> str | None:
+    """The observation standing for an alarm's metric, or None where the suite cannot see it
+    (time-valued metrics, whose periods are seconds here, and what the suite does not run)."""
+    metric = alarm.metric
+    dimensions = " ".join(value for _, value in metric.dimensions)
+    if not metric.namespace.startswith("AWS/"):
+        if metric.name == STALENESS:
+            return None
+        role = "dispatcher" if metric.name in DISPATCHER_METRICS else "worker"
+        return f"{role}.{metric.name}"
+    if metric.namespace == "AWS/Lambda" and metric.name in ("Errors", "Invocations"):
+        role = "dispatcher" if "Dispatcher" in dimensions else "worker"
+        return f"{role}.{metric.name}"
+    if metric.name == "ApproximateNumberOfMessagesVisible" and "WorkQueueDeadLetter" in dimensions:
+        return WORK_DEAD_LETTERS
+    return None
+
+
+def evaluate_observed(
+    alarms: Iterable[Alarm], observed: Sequence[Mapping[str, Sequence[float]]]
+) -> dict[str, int | str | None]:
+    """Each alarm's first firing period over a scenario's ticks; "n/e" where not evaluated."""
+    fired: dict[str, int | str | None] = {}
+    for alarm in alarms:
+        key = observed_as(alarm)
+        if key is None:
+            fired[short_name(alarm)] = "n/e"
+        else:
+            fired[short_name(alarm)] = alarm.fired([period.get(key, []) for period in observed])
+    return fired
+
+
+def table(rows: Mapping[str, Mapping[str, int | str | None]]) -> list[str]:
+    """Scenario x alarm: the tick at which the alarm fired (1-based), '.' if it stayed quiet;
+    the alarms evaluated in no scenario are listed after."""
+    names = sorted({name for fired in rows.values() for name in fired})
+    evaluated = [n for n in names if any(fired.get(n) != "n/e" for fired in rows.values())]
+    width = max((len(scenario) for scenario in rows), default=8)
+    lines = [" " * width + " | " + " | ".join(evaluated)]
+    for scenario, fired in rows.items():
+        cells = []
+        for name in evaluated:
+            at = fired.get(name)
+            text = "." if at is None else str(at if isinstance(at, str) else at + 1)
+            cells.append(text.center(len(name)))
+        lines.append(scenario.ljust(width) + " | " + " | ".join(cells))
+    others = [n for n in names if n not in evaluated]
+    if others:
+        lines.append(f"not evaluated here: {', '.join(others)}")
+    return lines

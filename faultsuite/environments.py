@@ -37,6 +37,7 @@ class Invocation:
     # Who invoked it: the event source mapping's pollers, or a scenario directly.
     origin: str = "poller"
     accounts: tuple[str, ...] = ()  # the accounts its event asks for
+    tick: int = 0  # the schedule tick during which it was invoked (1-based; 0: before any)
     killed: bool = False
     kill_after_s: float | None = None
     cold: bool = False  # the first invocation of its execution environment

@@ -39,6 +39,7 @@ from typing import Any
 
 from esm_emulator import EventSourceMapping, MappingConfig
 from fault_proxy import FaultProxy
+from faultsuite.alarms import observe
 from faultsuite.cloud import MAX_RECEIVE_COUNT, OWN_ACCOUNT, REGION, Cloud, ItemKey, reset_moto
 from faultsuite.environments import Environments, Invocation
 from faultsuite.ledger import Result, tally
@@ -301,6 +302,7 @@ class Harness:
             invocation = self.dispatchers.invoke(
                 DISPATCHER_BUDGET_MS, event=event, handler="dispatcher"
             )
+            invocation.tick = self.ticks
             with self._lock:
                 self.invocations.append(invocation)
             if invocation.error is None:
@@ -464,6 +466,7 @@ class Harness:
         """Book a worker invocation (a scenario's own ones too)."""
         invocation.origin = origin
         invocation.accounts = tuple(accounts_of(event))
+        invocation.tick = self.ticks
         with self._lock:
             self.invocations.append(invocation)
         return invocation
@@ -559,6 +562,7 @@ class Harness:
             dlq=len(self.cloud.dead_letters()),
             problems=problems,
         )
+        result.observed = observe(invocations, ticks=self.ticks, dead_letters=result.dlq)
         result.seconds = time.monotonic() - self.started
         return result
 

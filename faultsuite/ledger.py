@@ -30,6 +30,8 @@ class Result:
     dispatch_failures: int = 0  # dispatcher invocations that raised (retried like Lambda's)
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
+    # Per tick, what the alarms' metrics would have received (see alarms.observe).
+    observed: list[dict[str, list[float]]] = field(default_factory=list)
 
     @property
     def duplicates(self) -> int:

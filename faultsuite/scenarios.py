@@ -430,6 +430,89 @@ def partial_failures(options: Options) -> list[Result]:
         return [h.result()]
 
 
+# -- one sink down for many ticks -----------------------------------------------------------------
+
+
+def sink_outage(options: Options) -> list[Result]:
+    """One sink refusing every call (AccessDenied, as a service control policy or a deleted bus
+    would) for many ticks while MGN keeps logging, then back. The other sink goes on alone and
+    gets every item once: an outage of any length repeats nothing into it (so the alert rules
+    behind EventBridge fire once per item). The accounts fail while it lasts (their requests
+    retried with backoff, some ending in the dead-letter queue: they carry no progress); once
+    the sink is back it catches up from its own position. No crash, no partial failure: the
+    bound on duplicates is 0, in both sinks."""
+    return [
+        _one_sink_down(options, "logs-outage", "logs.PutLogEvents", "LogsDeliveryFailed"),
+        _one_sink_down(options, "eventbridge-outage", "events.PutEvents", "EventsDeliveryFailed"),
+    ]
+
+
+def _one_sink_down(options: Options, name: str, operation: str, delivery_metric: str) -> Result:
+    healthy_is_bus = operation.startswith("logs.")
+    with _harness(options, name, accounts=THREE_ACCOUNTS, budget_ms=10_000) as h:
+        h.populate(options.pick(150, 1500), accounts=THREE_ACCOUNTS)
+        running = {account: h.add_job(account, 10, completed=False) for account in THREE_ACCOUNTS}
+        h.proxy.inject(operation, "http_500", status=400, error_code="AccessDeniedException")
+        for _ in range(options.pick(4, 10)):
+            for account, job in running.items():
+                h.grow(account, job, options.pick(10, 40))
+            # Until the healthy sink has what MGN logged: the failed requests come back after
+            # their backoff (the next tick's wait behind them in their message group).
+            with contextlib.suppress(TimeoutError):
+                h.dispatch()
+                h.pump(until=lambda: _healthy_sink_has_all(h, healthy_is_bus), quiet=False)
+        during = _outage_checks(h, healthy_is_bus=healthy_is_bus)
+        h.proxy.clear(operation)
+        for account, job in running.items():
+            h.grow(account, job, 5)
+            h.emulator.set_job_status(account, job, "COMPLETED")
+        h.drain(max_ticks=6)
+        result = h.result()
+        result.bound = 0  # nothing was interrupted: every item once in each sink
+        result.problems.extend(during)
+        for sink, extra in (
+            ("EventBridge", result.duplicates_bus),
+            ("Logs", result.duplicates_logs),
+        ):
+            if extra:
+                result.problems.append(f"{extra} duplicates in {sink}, the bound is 0")
+        if not sum(run.counter(delivery_metric) for run in h.worker_invocations()):
+            result.problems.append(f"{delivery_metric} never counted the outage")
+        return result
+
+
+def _healthy_sink_has_all(h: Harness, healthy_is_bus: bool) -> bool:
+    bus, logs = h.sinks()
+    healthy = bus if healthy_is_bus else logs
+    return all(healthy[event_id] for event_id in h.expected())
+
+
+def _outage_checks(h: Harness, *, healthy_is_bus: bool) -> list[str]:
+    """At the end of the outage: the healthy sink holds every item MGN has logged, once; the
+    sink that is down holds none; every account failed while it lasted."""
+    problems = []
+    expected = h.expected()
+    bus, logs = h.sinks()
+    healthy, down = (bus, logs) if healthy_is_bus else (logs, bus)
+    missing = sum(1 for event_id in expected if not healthy[event_id])
+    if missing:
+        problems.append(f"during the outage, {missing} items never reached the healthy sink")
+    repeated = sum(count - 1 for count in healthy.values() if count > 1)
+    if repeated:
+        problems.append(f"during the outage, the healthy sink got {repeated} items twice")
+    if sum(down.values()):
+        problems.append(f"the sink that was down holds {sum(down.values())} items")
+    failed = {
+        account
+        for run in h.worker_invocations()
+        for account, outcome in run.outcomes().items()
+        if outcome == "failed"
+    }
+    if failed != set(THREE_ACCOUNTS):
+        problems.append(f"accounts failed during the outage: {sorted(failed)}")
+    return problems
+
+
 # -- CloudWatch Logs: rejections and limits -----------------------------------------------------
 
 
@@ -689,6 +772,7 @@ SCENARIOS = [
     Scenario("throttling", "no loss under a throttling storm", throttling),
     Scenario("server-errors", "no loss under 5xx, resets, slow answers", server_errors),
     Scenario("partial-failures", "no loss under PutEvents partial failures", partial_failures),
+    Scenario("sink-outage", "one sink down never repeats items into the other", sink_outage),
     Scenario("log-rejections", "no loss when PutLogEvents rejects events", log_rejections),
     Scenario("limits", "every batch within the service limits", limits),
     Scenario("bad-input", "bad items exported; one failure stops nothing else", bad_input),

@@ -138,7 +138,8 @@ class Monitoring(Construct):
             threshold=1,
             evaluation_periods=3,
             description="At least one account failed to export in 3 periods in a row "
-            "(permissions, MGN not initialized, or MGN errors): see the worker's logs.",
+            "(permissions, MGN errors, a sink or the checkpoint table down; an account where MGN "
+            "is not initialized is not a failure): see the worker's logs.",
         )
         self._alarm(
             "FailedEntriesAlarm",
