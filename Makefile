@@ -15,16 +15,16 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The README's first command: the whole deployed system on a local cloud (moto), no AWS account.
-# Options: make sandbox ARGS="--accounts 8 --jobs 100 --seed 3" (see python -m sandbox --help).
+# Options: make sandbox ARGS="--accounts 8 --jobs 100 --seed 3" (see python -m local.sandbox --help).
 sandbox: setup
-	$(BIN)/python -m sandbox $(ARGS)
+	$(BIN)/python -m local.sandbox $(ARGS)
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy lambda_src/mgn_exporter mgn_emulator fault_proxy faultsuite loopback esm_emulator sandbox infra app.py benchmarks
+	$(BIN)/mypy lambda_src/mgn_exporter local infra app.py
 
 test: lint typecheck
 	$(BIN)/pytest
@@ -34,14 +34,14 @@ unit: setup
 
 # The fault suite's full set (CI runs its quick subset inside `make test`).
 faults: setup
-	$(BIN)/python -m faultsuite $(ARGS)
+	$(BIN)/python -m local.faultsuite $(ARGS)
 
 bench: setup
-	$(BIN)/python -m benchmarks.exporter_bench
+	$(BIN)/python -m local.benchmarks.exporter_bench
 
 # Drain a backlog of 200 accounts x 1,000 items at 1, 4 and 8 workers (about 15 minutes here).
 bench-fanout: setup
-	$(BIN)/python -m benchmarks.fanout_bench $(ARGS)
+	$(BIN)/python -m local.benchmarks.fanout_bench $(ARGS)
 
 synth: setup
 	CDK_OUTDIR=cdk.out $(BIN)/python app.py

@@ -109,7 +109,7 @@ class EventLogGroup(Construct):
             log_group_name=log_group_name,
             retention=retention,
             encryption_key=encryption_key,
-            # Kept by `cdk destroy` and on replacement; the README says how to delete it.
+            # Kept by `cdk destroy` and on replacement; docs/remove.md says how to delete it.
             removal_policy=RemovalPolicy.RETAIN,
         )
         # The L1 resource keeps each query verbatim; the L2 QueryString builder reorders commands.

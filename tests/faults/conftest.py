@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from faultsuite.cloud import moto_server
+from local.faultsuite.cloud import moto_server
 
 
 @pytest.fixture(scope="session")

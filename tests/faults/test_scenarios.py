@@ -3,7 +3,7 @@ item, what reached both sinks (see faultsuite.scenarios).
 
 The quick, seeded subset runs by default (CI); the full set is marked slow:
 
-    .venv/bin/pytest tests/faults -m slow -s      # or: .venv/bin/python -m faultsuite
+    .venv/bin/pytest tests/faults -m slow -s      # or: .venv/bin/python -m local.faultsuite
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from faultsuite.ledger import Result
-from faultsuite.scenarios import SCENARIOS, Options, Scenario
+from local.faultsuite.ledger import Result
+from local.faultsuite.scenarios import SCENARIOS, Options, Scenario
 
 QUICK_SEED = 7
 FULL_SEEDS = (7,)

@@ -27,9 +27,10 @@ from typing import Any
 
 import pytest
 
-from fault_proxy import FaultProxy
-from faultsuite.alarms import Alarm, MetricKey, evaluate, short_name, template_alarms
-from mgn_emulator import make_item
+from local.fault_proxy import FaultProxy
+from local.faultsuite.alarms import Alarm, MetricKey, evaluate, short_name, template_alarms
+from local.mgn_emulator import make_item
+from local.sandbox.lambda_context import LocalLambdaContext
 from mgn_exporter import observability
 from mgn_exporter.clients import get_clients
 from mgn_exporter.deadline import Deadline
@@ -37,7 +38,6 @@ from mgn_exporter.exporter import export_accounts
 from mgn_exporter.observability import logger
 from mgn_exporter.run import build_exporter, finish_invocation, start_invocation
 from mgn_exporter.settings import get_settings, parse_accounts
-from sandbox.lambda_context import LocalLambdaContext
 from tests.infra.conftest import Synth
 from tests.integration.conftest import (  # noqa: F401 - fixtures used by name
     OWN_ACCOUNT,

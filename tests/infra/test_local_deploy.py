@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from moto.cloudformation.parsing import get_model_map
 
 from infra import constants as c
-from infra.local_deploy import (
+from local.moto_deploy import (
     MOTO_UNSUPPORTED_RESOURCE_TYPES,
     LocalDeployError,
     LocalDeployment,

@@ -19,13 +19,13 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from fault_proxy import FaultProxy
-from faultsuite.moto_fidelity import atomic_dynamodb_items
-from mgn_emulator import MgnEmulator
+from local.fault_proxy import FaultProxy
+from local.faultsuite.moto_fidelity import atomic_dynamodb_items
+from local.mgn_emulator import MgnEmulator
+from local.sandbox.lambda_context import LocalLambdaContext
 from mgn_exporter.checkpoint import AccountState
 from mgn_exporter.checkpoint_store import PARTITION_KEY, _state_from_item, account_key
 from mgn_exporter.settings import get_settings
-from sandbox.lambda_context import LocalLambdaContext
 from tests import moto_speedups
 
 REGION = "us-east-1"

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from esm_emulator import EventSourceMapping, Invoke, MappingConfig
-from faultsuite.environments import Worker, WorkerError
-from faultsuite.moto_fidelity import atomic_sqs_queues
+from local.esm_emulator import EventSourceMapping, Invoke, MappingConfig
+from local.faultsuite.environments import Worker, WorkerError
+from local.faultsuite.moto_fidelity import atomic_sqs_queues
+from local.sandbox.lambda_context import LocalLambdaContext
 from mgn_exporter.exporter import LEASE_SLACK_SECONDS
-from sandbox.lambda_context import LocalLambdaContext
 from tests.integration.conftest import OWN_ACCOUNT, REGION, SCHEDULED_EVENT, World
 
 ROOT = Path(__file__).resolve().parents[2]

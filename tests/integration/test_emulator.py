@@ -17,7 +17,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 
-from mgn_emulator import MgnEmulator, make_item
+from local.mgn_emulator import MgnEmulator, make_item
 
 CALLER = "111111111111"
 MANAGED = "222222222222"

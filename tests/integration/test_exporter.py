@@ -9,22 +9,16 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from mgn_emulator import make_item
+from local.mgn_emulator import make_item
 from mgn_exporter import exporter as exporter_module
-from mgn_exporter import run as run_module
 from mgn_exporter.checkpoint import AccountState, new_job_checkpoint
 from mgn_exporter.checkpoint_store import PARTITION_KEY, CheckpointStore, account_key
-from mgn_exporter.clients import get_clients
-from mgn_exporter.deadline import Deadline
-from mgn_exporter.exporter import AccountExporter
-from mgn_exporter.run import run_export
-from mgn_exporter.settings import get_settings, parse_accounts
+from mgn_exporter.settings import get_settings
 from tests.integration.conftest import (
     OWN_ACCOUNT,
     SOURCE,
@@ -33,6 +27,7 @@ from tests.integration.conftest import (
     event_ids,
     invoke,
 )
+from tests.integration.work_clock import invoke_on_work_clock
 from tests.integration.worlds import add_job
 
 OTHER = "222222222222"
@@ -420,7 +415,6 @@ def test_overlapping_invocations_never_export_an_item_twice(world: World) -> Non
         emu.add_account(account, initialized=True, managed=True)
     for n, account in enumerate((OWN_ACCOUNT, OTHER, THIRD)):
         add_job(emu, account, 200, seed=20 + n)
-    import os
 
     os.environ["ACCOUNTS"] = f"{OWN_ACCOUNT},{OTHER},{THIRD}"
     from mgn_exporter.settings import get_settings
@@ -435,68 +429,6 @@ def test_overlapping_invocations_never_export_an_item_twice(world: World) -> Non
     assert len(reports) == 3
     invoke()  # drains whatever a skipped account left
     assert_exactly_once(world, 600)
-
-
-class WorkClock:
-    """An invocation's time, which passes only with the work done: every HTTP attempt the
-    exporter's clients make costs `seconds_per_call`, however fast the machine runs them.
-
-    It starts at the real epoch time, since leases and discovery read it as epoch seconds.
-    """
-
-    def __init__(self, seconds_per_call: float) -> None:
-        self.seconds_per_call = seconds_per_call
-        self.calls = 0
-        self.origin = time.time()
-
-    def __call__(self) -> float:
-        return self.origin + self.elapsed()
-
-    def elapsed(self) -> float:
-        return self.calls * self.seconds_per_call
-
-    def count_call(self, **_: Any) -> None:
-        self.calls += 1
-
-
-def invoke_on_work_clock(
-    monkeypatch: pytest.MonkeyPatch, budget_ms: int, seconds_per_call: float
-) -> tuple[dict[str, Any], WorkClock]:
-    """One direct export run, as `invoke` makes it, in which the deadline, the exporter's
-    pace and botocore's retry window all read a WorkClock."""
-    clock = WorkClock(seconds_per_call)
-    settings = get_settings()
-    clients = get_clients()
-    boto_clients = (clients.mgn, clients.events, clients.logs, clients.dynamodb, clients.sqs)
-
-    def exporter_on_the_work_clock(**parts: Any) -> AccountExporter:
-        # The exporter sizes its pages from the pace it measures: measured on the deadline's
-        # clock, a page it starts is a page the deadline has room for.
-        return AccountExporter(**{**parts, "clock": clock})
-
-    with monkeypatch.context() as patch:
-        patch.setattr(run_module, "AccountExporter", exporter_on_the_work_clock)
-        patch.setattr(clients.retry_window, "clock", clock)
-        for client in boto_clients:
-            client.meta.events.register("before-send", clock.count_call, unique_id="work-clock")
-        try:
-            deadline = Deadline(
-                lambda: int(budget_ms - clock.elapsed() * 1000),
-                margin_seconds=settings.deadline_margin_seconds,
-                clock=clock,
-            )
-            report = run_export(
-                settings,
-                clients,
-                deadline,
-                accounts=parse_accounts(os.environ["ACCOUNTS"]),
-                own_account=OWN_ACCOUNT,
-                invocation_id=str(uuid.uuid4()),
-            )
-        finally:
-            for client in boto_clients:
-                client.meta.events.unregister("before-send", unique_id="work-clock")
-    return report, clock
 
 
 def test_a_short_deadline_stops_cleanly_and_the_next_runs_resume(

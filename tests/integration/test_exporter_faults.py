@@ -6,16 +6,16 @@ the checkpoint holds.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 import pytest
 
-from fault_proxy import FaultProxy
-from mgn_emulator import make_item
+from local.fault_proxy import FaultProxy
+from local.mgn_emulator import make_item
 from mgn_exporter.settings import get_settings
 from tests.integration.conftest import LOG_GROUP, OWN_ACCOUNT, World, event_ids, invoke
 from tests.integration.test_exporter import assert_exactly_once, details, logged
+from tests.integration.work_clock import invoke_on_work_clock
 from tests.integration.worlds import add_job
 
 
@@ -230,16 +230,18 @@ def test_retries_never_run_past_the_deadline(
     world: World, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given EventBridge throttling every call, and botocore's default of 5 attempts (its
-    # backoffs alone may sleep 15 s)
+    # backoffs alone may sleep 15 s), in invocations of a 3 s budget whose time passes with the
+    # work (20 ms a call, and each backoff's sleep), whatever the machine
     monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
     job = add_job(world.emulator, OWN_ACCOUNT, 40, completed=False, seed=48)
     proxy.inject("events.PutEvents", "throttle")
-    # When the exporter runs with a 3 s budget
-    started = time.monotonic()
-    report = invoke(budget_ms=3_000)
-    # Then it returns before its deadline; EventBridge's position has not moved (the log
-    # group, a sink of its own, took the items) and the account failed, to be tried again
-    assert (time.monotonic() - started) * 1000 < 3_000
+    # When the exporter runs
+    report, clock = invoke_on_work_clock(monkeypatch, 3_000, seconds_per_call=0.02)
+    # Then it returns before its deadline, having stopped retrying; EventBridge's position has
+    # not moved (the log group, a sink of its own, took the items) and the account failed, to
+    # be tried again
+    assert clock.elapsed() * 1000 < 3_000, f"{clock.calls} calls, {clock.slept:.2f} s slept"
+    assert clock.slept > 0  # botocore did back off, within the window
     assert report["accounts"][0]["outcome"] == "failed"
     checkpoint = world.state(OWN_ACCOUNT).jobs[job]
     assert checkpoint.sink_position("events") == 0

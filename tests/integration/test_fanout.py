@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from fault_proxy import FaultProxy, Rule
-from faultsuite.environments import Worker
-from mgn_emulator import make_item
+from local.fault_proxy import FaultProxy, Rule
+from local.faultsuite.environments import Worker
+from local.mgn_emulator import make_item
 from mgn_exporter import exporter as exporter_module
 from mgn_exporter.settings import get_dispatch_settings, get_settings
 from mgn_exporter.work_queue import WorkQueue

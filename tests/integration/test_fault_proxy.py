@@ -21,8 +21,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError
 from moto.server import ThreadedMotoServer
 
-from fault_proxy import FaultProxy, Limits
-from mgn_emulator import MgnEmulator, make_item
+from local.fault_proxy import FaultProxy, Limits
+from local.mgn_emulator import MgnEmulator, make_item
 
 REGION = "us-east-1"
 ACCOUNT = "111111111111"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from mgn_emulator import MgnEmulator
-from mgn_emulator.worlds import job_log
+from local.mgn_emulator import MgnEmulator
+from local.mgn_emulator.worlds import job_log
 
 
 def add_job(

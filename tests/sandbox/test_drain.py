@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from esm_emulator import MappingConfig
-from infra.local_deploy import local_session, moto_server
-from sandbox import moto_patches
-from sandbox.drain import WorkQueueDrain
-from sandbox.errors import SandboxError
-from sandbox.function import Invocation
+from local.esm_emulator import MappingConfig
+from local.moto_deploy import local_session, moto_server
+from local.sandbox import moto_patches
+from local.sandbox.drain import WorkQueueDrain
+from local.sandbox.errors import SandboxError
+from local.sandbox.function import Invocation
 
 REGION = "us-east-1"
 # Long enough that a failed record cannot come back during a test.

@@ -1,5 +1,5 @@
 """The emulator plays a programme as its clock moves, has fault rates and a running clock,
-and runs as a program (``python -m mgn_emulator``)."""
+and runs as a program (``python -m local.mgn_emulator``)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from mgn_emulator import MgnEmulator, ProgrammeSpec, Timeline, generate_programme
-from mgn_emulator.timefmt import format_datetime, parse_datetime
+from local.mgn_emulator import MgnEmulator, ProgrammeSpec, Timeline, generate_programme
+from local.mgn_emulator.timefmt import format_datetime, parse_datetime
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 CALLER = "111111111111"
@@ -151,7 +151,7 @@ def test_python_dash_m_serves_a_programme_until_ctrl_c() -> None:
         [
             sys.executable,
             "-m",
-            "mgn_emulator",
+            "local.mgn_emulator",
             "--port",
             str(port),
             "--accounts",

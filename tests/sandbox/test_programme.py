@@ -8,15 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mgn_emulator.model import service_model
-from mgn_emulator.programme import (
+from local.mgn_emulator.model import service_model
+from local.mgn_emulator.programme import (
     MAX_ATTEMPTS,
     PlannedJob,
     ProgrammeSpec,
     Timeline,
     generate_programme,
 )
-from mgn_emulator.timefmt import parse_datetime
+from local.mgn_emulator.timefmt import parse_datetime
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 TIMELINE = Timeline(

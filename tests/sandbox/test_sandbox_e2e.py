@@ -1,5 +1,5 @@
-"""The sandbox end to end, as the README runs it: ``python -m sandbox`` on a small seeded world
-(synth, deploy into moto, ticks of the deployed code, the sinks, the check), then its
+"""The sandbox end to end, as the README runs it: ``python -m local.sandbox`` on a small seeded
+world (synth, deploy into moto, ticks of the deployed code, the sinks, the check), then its
 keep-running mode and Ctrl-C.
 
 Not marked slow on purpose: CI (``make test``, which deselects ``slow``) must run them; the
@@ -23,21 +23,21 @@ from typing import Any
 import boto3
 import pytest
 
-from sandbox.synth import REPO_ROOT, synthesize
+from local.sandbox.synth import REPO_ROOT, synthesize
 
 SMALL_WORLD = ["--accounts", "3", "--jobs", "8", "--ticks", "4", "--seed", "7"]
 FAILURES = ("SNAPSHOT_FAIL", "CONVERSION_FAIL", "LAUNCH_FAILED", "CLEANUP_FAIL")
 
 
 class Sandbox:
-    """``python -m sandbox`` in a subprocess, its output read as it comes."""
+    """``python -m local.sandbox`` in a subprocess, its output read as it comes."""
 
     def __init__(self, *args: str, stderr: Path) -> None:
         env = dict(os.environ, JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION="1")
         self._stderr = stderr
         with stderr.open("w") as errors:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "sandbox", *args],
+                [sys.executable, "-m", "local.sandbox", *args],
                 cwd=REPO_ROOT,
                 env=env,
                 stdout=subprocess.PIPE,

@@ -11,24 +11,30 @@ from typing import Any
 import pytest
 
 from infra.event_log import SAVED_QUERIES
-from mgn_emulator.emulator import MgnEmulator
-from mgn_emulator.playback import PlaybackProgress
-from mgn_emulator.programme import ProgrammeSpec, Timeline, generate_programme
-from sandbox.accounts import AccountRow, account_lines, checkpoint_note, queue_line
-from sandbox.check import exactly_once
-from sandbox.checkpoints import Checkpoint, checkpoint_from_item
-from sandbox.drain import Batch, DrainResult
-from sandbox.errors import SandboxError
-from sandbox.function import Invocation, logged_record
-from sandbox.live_wave import LiveWave, combined, wave_spec
-from sandbox.moto_patches import render_target_input, render_template
-from sandbox.progress import human_duration
-from sandbox.queries import split_commands, unsupported_parts
-from sandbox.run import Options, worker_count
-from sandbox.simulation import plan_time
-from sandbox.stack import AlertRule
-from sandbox.summary import BusItems, RuleMatches, alert_lines, bus_items_line, function_log_lines
-from sandbox.ticks import TickHistory, TickRecord, accounts_cell, caught_up
+from local.mgn_emulator.emulator import MgnEmulator
+from local.mgn_emulator.playback import PlaybackProgress
+from local.mgn_emulator.programme import ProgrammeSpec, Timeline, generate_programme
+from local.sandbox.accounts import AccountRow, account_lines, checkpoint_note, queue_line
+from local.sandbox.check import exactly_once
+from local.sandbox.checkpoints import Checkpoint, checkpoint_from_item
+from local.sandbox.drain import Batch, DrainResult
+from local.sandbox.errors import SandboxError
+from local.sandbox.function import Invocation, logged_record
+from local.sandbox.live_wave import LiveWave, combined, wave_spec
+from local.sandbox.moto_patches import render_target_input, render_template
+from local.sandbox.progress import human_duration
+from local.sandbox.queries import split_commands, unsupported_parts
+from local.sandbox.run import Options, worker_count
+from local.sandbox.simulation import plan_time
+from local.sandbox.stack import AlertRule
+from local.sandbox.summary import (
+    BusItems,
+    RuleMatches,
+    alert_lines,
+    bus_items_line,
+    function_log_lines,
+)
+from local.sandbox.ticks import TickHistory, TickRecord, accounts_cell, caught_up
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 CALLER = "123456789012"

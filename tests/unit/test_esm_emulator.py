@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from esm_emulator import EventSourceMapping, MappingConfig, failed_ids, lambda_sqs_event
+from local.esm_emulator import EventSourceMapping, MappingConfig, failed_ids, lambda_sqs_event
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:work.fifo"
 CONFIG = MappingConfig(

@@ -12,8 +12,8 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from fault_proxy import Limits
-from fault_proxy.limits import check_put_events, check_put_log_events
+from local.fault_proxy import Limits
+from local.fault_proxy.limits import check_put_events, check_put_log_events
 from mgn_exporter.batching import LogRecord, log_batches
 from mgn_exporter.eventbridge_publisher import EventBridgePublisher
 from mgn_exporter.events import (

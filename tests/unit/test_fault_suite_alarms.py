@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from faultsuite.alarms import Alarm, MetricKey, evaluate_observed, observe, table
-from faultsuite.environments import Invocation
+from local.faultsuite.alarms import Alarm, MetricKey, evaluate_observed, observe, table
+from local.faultsuite.environments import Invocation
 
 SERVICE = (("service", "mgn-job-log-exporter"),)
 

@@ -11,7 +11,7 @@ import moto.sqs.models as sqs_models
 import pytest
 from moto import mock_aws
 
-from faultsuite.moto_fidelity import atomic_sqs_queues
+from local.faultsuite.moto_fidelity import atomic_sqs_queues
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from esm_emulator import MappingConfig, lambda_sqs_event
+from local.esm_emulator import MappingConfig, lambda_sqs_event
 from mgn_exporter.deadline import Deadline
 from mgn_exporter.errors import QueueUnavailable
 from mgn_exporter.exporter import AccountReport

@@ -1,0 +1,145 @@
+"""What a scenario proved: items, what reached each sink, lost, duplicates, overruns, cost."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from local.faultsuite.environments import Invocation
+
+
+@dataclass
+class Result:
+    scenario: str
+    seed: int
+    items: int
+    eventbridge: int  # expected items EventBridge delivered at least once
+    logs: int  # expected items in the log group at least once
+    lost: int  # expected items missing from either sink
+    duplicates_bus: int  # extra copies in EventBridge
+    duplicates_logs: int  # extra copies in the log group
+    bound: int  # the most extra copies allowed per sink
+    overruns: int  # invocations (worker or dispatcher) that returned at or after their deadline
+    calls: int  # API calls the functions made (the proxy's count, retries included)
+    invocations: int  # worker invocations (SQS batches)
+    crashes: int  # worker invocations killed
+    ticks: int = 0  # schedule ticks (dispatches)
+    hand_ons: int = 0  # continuation requests the workers sent (an account's backlog handed on)
+    dlq: int = 0  # messages in the dead-letter queue at the end
+    dispatch_failures: int = 0  # dispatcher invocations that raised (retried like Lambda's)
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+    # Per tick, what the alarms' metrics would have received (see alarms.observe).
+    observed: list[dict[str, list[float]]] = field(default_factory=list)
+
+    @property
+    def duplicates(self) -> int:
+        return self.duplicates_bus + self.duplicates_logs
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def line(self) -> str:
+        per_thousand = self.calls * 1000 / self.items if self.items else 0.0
+        return (
+            f"scenario={self.scenario} seed={self.seed} items={self.items} "
+            f"eventbridge={self.eventbridge} logs={self.logs} lost={self.lost} "
+            f"duplicates={self.duplicates} (bound {2 * self.bound}) overruns={self.overruns} "
+            f"calls_per_1000={per_thousand:.1f} invocations={self.invocations} "
+            f"crashes={self.crashes} ticks={self.ticks} hand_ons={self.hand_ons} "
+            f"dlq={self.dlq} seconds={self.seconds:.1f}"
+        )
+
+
+def interruptions(invocation: Invocation) -> int:
+    """Pages this worker invocation may have left half-delivered (in one sink, not checkpointed).
+
+    A killed invocation: its page in flight (a batch's accounts are exported one after the
+    other). Otherwise one per account that failed (a sink or the checkpoint refused after the
+    other sink took the page), per lease lost, and per entry EventBridge refused for good (the
+    rest of its batch went out, past the checkpoint).
+    """
+    if invocation.killed:
+        return 1
+    if invocation.report is None:
+        return 1  # the handler raised: treated like a crash
+    failed = sum(1 for outcome in invocation.outcomes().values() if outcome == "failed")
+    return failed + invocation.counter("FailedEntries") + invocation.counter("LeasesLost")
+
+
+def tally(
+    scenario: str,
+    seed: int,
+    expected: Mapping[str, object],
+    bus: Counter[str],
+    logs: Counter[str],
+    invocations: Iterable[Invocation],
+    *,
+    page_bound: int,
+    calls: int,
+    ticks: int,
+    dlq: int,
+    problems: list[str],
+) -> Result:
+    runs = list(invocations)
+    workers = [run for run in runs if run.handler == "worker"]
+    dispatches = [run for run in runs if run.handler == "dispatcher"]
+    in_bus = {event_id for event_id in expected if bus[event_id] > 0}
+    in_logs = {event_id for event_id in expected if logs[event_id] > 0}
+    lost = sum(1 for event_id in expected if event_id not in in_bus or event_id not in in_logs)
+    duplicates_bus = sum(count - 1 for count in bus.values() if count > 1)
+    duplicates_logs = sum(count - 1 for count in logs.values() if count > 1)
+    bound = page_bound * sum(interruptions(run) for run in workers)
+    overruns = sum(1 for run in runs if run.overran)
+    result = Result(
+        scenario=scenario,
+        seed=seed,
+        items=len(expected),
+        eventbridge=len(in_bus),
+        logs=len(in_logs),
+        lost=lost,
+        duplicates_bus=duplicates_bus,
+        duplicates_logs=duplicates_logs,
+        bound=bound,
+        overruns=overruns,
+        calls=calls,
+        invocations=len(workers),
+        crashes=sum(1 for run in workers if run.killed),
+        ticks=ticks,
+        hand_ons=sum(len(run.handed_on) for run in workers),
+        dlq=dlq,
+        dispatch_failures=sum(1 for run in dispatches if run.error or run.killed),
+        problems=list(problems),
+    )
+    unexpected = (set(bus) | set(logs)) - set(expected)
+    if lost:
+        result.problems.append(f"{lost} items lost")
+    if unexpected:
+        result.problems.append(f"{len(unexpected)} delivered events are no expected item")
+    for sink, extra in (("EventBridge", duplicates_bus), ("Logs", duplicates_logs)):
+        if extra > bound:
+            result.problems.append(f"{extra} duplicates in {sink}, over the bound {bound}")
+    if overruns:
+        worst = max((run for run in runs if run.overran), key=lambda run: run.elapsed_ms or 0)
+        result.problems.append(
+            f"{overruns} invocations overran their deadline (worst +"
+            f"{(worst.elapsed_ms or 0) - worst.budget_ms:.0f} ms, a {worst.handler} "
+            f"invocation: {_summary(worst)})"
+        )
+    # A worker that raises is a defect (failed accounts are reported record by record); a
+    # dispatcher may fail under injected faults: its tick is retried, as Lambda retries it.
+    errors = [run.error for run in workers if run.error]
+    if errors:
+        result.problems.append(f"{len(errors)} worker invocations raised: {errors[0]}")
+    return result
+
+
+def _summary(invocation: Invocation) -> str:
+    report = invocation.report or {}
+    outcomes = [
+        f"{account.get('account_id')}:{account.get('outcome')}:{account.get('items_exported')}"
+        for account in report.get("accounts", [])
+    ]
+    return f"{invocation.budget_ms} ms, accounts {outcomes}, calls {report.get('apiCalls')}"

@@ -1,0 +1,436 @@
+"""One sandbox run, step by step: synth, deploy into moto, play MGN, tick, show, check."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import time
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from local.mgn_emulator.emulator import MgnEmulator
+from local.mgn_emulator.programme import Programme, ProgrammeSpec, generate_programme
+from local.moto_deploy import LocalDeployment, deploy_assembly, moto_server
+from local.sandbox import moto_patches
+from local.sandbox.accounts import account_lines, account_rows, queue_line
+from local.sandbox.capture import ALERT_SUBSCRIBER_NAME, CAPTURE_NAME, Capture
+from local.sandbox.checkpoints import read_checkpoints
+from local.sandbox.drain import stack_drain
+from local.sandbox.errors import SandboxError
+from local.sandbox.function import FunctionLogs, FunctionRunner, extract_code
+from local.sandbox.live_wave import LiveWave, wave_spec
+from local.sandbox.printer import Printer
+from local.sandbox.progress import TickTable
+from local.sandbox.results import exporter_events, show_results
+from local.sandbox.simulation import TimePlan, plan_time
+from local.sandbox.stack import DeployedStack, describe_stack
+from local.sandbox.summary import (
+    check_lines,
+    dropped_lines,
+)
+from local.sandbox.synth import synthesize
+from local.sandbox.ticks import TickLoop
+
+REGION = "us-east-1"
+# A tick's drain that takes longer than this is a defect (a queue that never settles).
+DRAIN_TIMEOUT_SECONDS = 900.0
+TICK_LEGEND = [
+    "queued: accounts the dispatcher sent a work request for; batches: worker invocations; "
+    "hand-ons: continuation requests",
+    "for a backlog left at a deadline; accounts: each account's last outcome in the tick "
+    "(waiting: a failed record of it waits for its retry;",
+    "not initialized: MGN is not initialized there, which the worker records and rechecks "
+    "hourly: not a failure, its request is done)",
+]
+
+
+@dataclass(frozen=True)
+class Options:
+    accounts: int = 5
+    jobs: int = 60
+    ticks: int = 10
+    seed: int = 1
+    tick_minutes: float | None = None
+    history_days: float = 3.0
+    failure_rate: float = 1.0
+    throttle_rate: float = 0.0
+    error_rate: float = 0.0
+    page_size: int | None = None
+    token_ttl: float = 3600.0
+    function_timeout: float = 60.0
+    # Worker environments polling the work queue at once (at most the mapping's
+    # MaximumConcurrency): 2 keeps a 2-core machine responsive.
+    workers: int = 2
+    max_drains: int = 3
+    # How long a drain tick waits for the retry of a failed record of an account it must export.
+    retry_wait_seconds: float = 120.0
+    cdk_out: Path | None = None
+    skip_synth: bool = False
+    keep_running: bool = False
+    json_report: Path | None = None
+
+
+@dataclass
+class Outcome:
+    passed: bool = False
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> Outcome:
+    """Run the sandbox; servers and subprocesses are stopped however it ends."""
+    say = Printer(out)
+    started = time.monotonic()
+    outcome = Outcome()
+    say.line(
+        "MGN job log exporter sandbox: the CDK stack on a local cloud (moto), fed by a "
+        "simulated MGN migration programme"
+    )
+    say.line(
+        f"seed {options.seed}, {options.accounts} accounts, {options.jobs} jobs, "
+        f"{options.ticks} ticks"
+    )
+    with ExitStack() as resources:
+        workdir = Path(resources.enter_context(tempfile.TemporaryDirectory(prefix="mgn-sandbox-")))
+        assembly = options.cdk_out or workdir / "cdk.out"
+        if options.skip_synth:
+            if not (assembly / "manifest.json").is_file():
+                raise SandboxError(f"--skip-synth: no cloud assembly in {assembly}")
+            say.step(f"Using the cloud assembly in {assembly} (not synthesized again)")
+        else:
+            seconds = synthesize(assembly)
+            say.step(f"Synthesized the CDK app (python app.py) in {seconds:.1f} s")
+
+        moto_patches.apply()
+        endpoint = resources.enter_context(moto_server())
+        deploy_started = time.monotonic()
+        deployment = deploy_assembly(assembly, endpoint_url=endpoint, region=REGION)
+        stack = describe_stack(deployment, assembly, endpoint, REGION)
+        capture = Capture.install(stack)
+        _show_deployment(say, stack, deployment, time.monotonic() - deploy_started)
+
+        plan = _plan(options, stack)
+        spec = ProgrammeSpec(
+            accounts=options.accounts,
+            jobs=options.jobs,
+            seed=options.seed,
+            failure_rate=options.failure_rate,
+        )
+        programme = generate_programme(spec, plan.timeline, caller_account=stack.account_id)
+        # The live wave needs a tick after the first (the first export of its account).
+        wave = LiveWave(wave_spec(spec), stack.account_id) if plan.ticks > 1 else None
+        emulator = MgnEmulator(
+            stack.account_id,
+            stack.region,
+            token_ttl_seconds=options.token_ttl,
+            max_page_size=options.page_size,
+        )
+        emulator.set_fault_rates(options.throttle_rate, options.error_rate, seed=options.seed)
+        resources.enter_context(emulator)
+        emulator.set_now(plan.live_start)
+        playback = emulator.play(programme)
+        _show_programme(say, emulator, programme, plan, options, wave)
+
+        roots = extract_code(stack, workdir)
+        dispatcher = FunctionRunner(
+            stack,
+            stack.dispatcher,
+            task_root=roots[stack.dispatcher.name],
+            mgn_endpoint=emulator.endpoint_url,
+            label="dispatcher",
+        )
+        resources.callback(dispatcher.close)
+        workers = [
+            FunctionRunner(
+                stack,
+                stack.worker,
+                task_root=roots[stack.worker.name],
+                mgn_endpoint=emulator.endpoint_url,
+                label=f"worker-{slot}",
+            )
+            for slot in range(1, worker_count(options, stack) + 1)
+        ]
+        for worker in workers:
+            resources.callback(worker.close)
+        dispatcher_budget = min(stack.dispatcher.timeout_seconds, options.function_timeout)
+        worker_budget = min(stack.worker.timeout_seconds, options.function_timeout)
+        _show_functions(say, stack, options, len(workers), dispatcher_budget, worker_budget)
+        function_logs = FunctionLogs(stack)
+        history = TickLoop(
+            stack=stack,
+            emulator=emulator,
+            playback=playback,
+            plan=plan,
+            dispatcher=dispatcher,
+            drain=stack_drain(
+                stack, workers, function_logs=function_logs, budget_seconds=worker_budget
+            ),
+            function_logs=function_logs,
+            table=TickTable(out),
+            dispatcher_budget_seconds=dispatcher_budget,
+            drain_timeout_seconds=DRAIN_TIMEOUT_SECONDS + options.retry_wait_seconds,
+            retry_wait_seconds=options.retry_wait_seconds,
+            max_drains=options.max_drains,
+            wave=wave,
+        ).run()
+        # What MGN held in all: the programme and, once laid, the live wave.
+        programme = wave.joined(programme) if wave else programme
+        say.lines(TICK_LEGEND, indent=1)
+        handler_files = {r.handler_file for r in [dispatcher, *workers] if r.handler_file}
+        for handler_file in sorted(handler_files):
+            say.line(f"handlers imported from the extracted package: {handler_file}", 1)
+
+        records = capture.log_records()
+        accounts = account_rows(
+            programme=programme,
+            own_account=stack.account_id,
+            history=history,
+            bus_details=[e["detail"] for e in exporter_events(stack, capture.bus_events())],
+            log_details=[r.detail for r in records],
+            checkpoints=read_checkpoints(stack),
+            last_drain=history.records[-1].drain if history.records else None,
+        )
+        say.line("Per account at the end (items exported to each sink; what the workers did):", 1)
+        say.lines(account_lines(accounts), indent=2)
+        say.line(
+            queue_line(
+                history.records[-1].drain if history.records else None,
+                stack.worker.environment.get("RETRY_BACKOFF_SECONDS"),
+            ),
+            2,
+        )
+
+        say.step("Results")
+        check, report = show_results(
+            say, stack, capture, programme, history, emulator, accounts, records
+        )
+        elapsed = time.monotonic() - started
+        cold_starts = sum(r.cold_starts for r in [dispatcher, *workers])
+        say.line()
+        say.lines(check_lines(check), indent=0)
+        say.line(
+            f"Sandbox: {len(history.records)} ticks ({history.drains} drain), "
+            f"{len(history.batches)} worker invocations, {cold_starts} cold starts, "
+            f"{elapsed:.1f} s"
+        )
+        report.update(
+            liveWave=_wave_report(wave),
+            passed=check.passed,
+            seconds=round(elapsed, 1),
+            options={k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()},
+        )
+        outcome = Outcome(check.passed, report)
+        if options.json_report is not None:
+            options.json_report.write_text(json.dumps(report, indent=2, default=str) + "\n")
+        if options.keep_running:
+            _keep_running(say, stack, emulator, programme, stop)
+    return outcome
+
+
+def _wave_report(wave: LiveWave | None) -> dict[str, Any] | None:
+    if wave is None or wave.laid is None:
+        return None
+    jobs = wave.laid.jobs
+    return {
+        "account": wave.account_id,
+        "jobs": [job.job_id for job in jobs],
+        "items": wave.laid.item_count,
+        "from": min(job.created for job in jobs).isoformat(),
+        "to": max(job.ended for job in jobs).isoformat(),
+    }
+
+
+def worker_count(options: Options, stack: DeployedStack) -> int:
+    """The pollers: the sandbox's --workers, within the mapping's MaximumConcurrency."""
+    if options.workers < 1:
+        raise SandboxError("--workers must be at least 1")
+    cap = stack.mapping.max_concurrency
+    return min(options.workers, cap) if cap else options.workers
+
+
+def _plan(options: Options, stack: DeployedStack) -> TimePlan:
+    # The worker reads MGN; its discovery overlap and backfill bound the simulated window.
+    env = stack.worker.environment
+    return plan_time(
+        now=datetime.now(UTC),
+        ticks=options.ticks,
+        tick_minutes=options.tick_minutes,
+        schedule_minutes=stack.schedule.rate_minutes if stack.schedule else None,
+        overlap_minutes=int(env.get("DISCOVERY_OVERLAP_MINUTES") or 60),
+        backfill_days=int(env.get("BACKFILL_DAYS") or 7),
+        history_days=options.history_days,
+    )
+
+
+def _show_deployment(
+    say: Printer, stack: DeployedStack, deployment: LocalDeployment, seconds: float
+) -> None:
+    say.step(
+        f"Deployed {deployment.stack_name} into moto's CloudFormation ({stack.endpoint_url}) "
+        f"in {seconds:.1f} s: {len(deployment.physical_ids)} resources created, "
+        f"{len(deployment.dropped)} dropped (types moto cannot create):"
+    )
+    say.lines(dropped_lines(deployment.dropped), indent=2)
+    schedule = stack.schedule.expression if stack.schedule else "none"
+    mapping = stack.mapping
+    say.line(
+        f"dispatcher {stack.dispatcher.name} (schedule {schedule}) -> work queue "
+        f"{_queue_name(stack.work_queue_url)} (dead-letter queue "
+        f"{_queue_name(stack.dead_letter_queue_url)})",
+        1,
+    )
+    say.line(
+        f"-> event source mapping (batch {mapping.batch_size}, "
+        f"{'ReportBatchItemFailures' if mapping.report_batch_item_failures else 'whole batches'}"
+        f", MaximumConcurrency {mapping.max_concurrency or 'none'}) -> worker "
+        f"{stack.worker.name}",
+        1,
+    )
+    say.line(
+        f"bus {stack.bus_name}, log group {stack.event_log_group}, table {stack.table_name}",
+        1,
+    )
+    say.line(
+        f"the sandbox's own observers: rule {CAPTURE_NAME} -> SQS (every event on the bus), "
+        f"SQS {ALERT_SUBSCRIBER_NAME} subscribed to the alert topic",
+        1,
+    )
+
+
+def _show_functions(
+    say: Printer,
+    stack: DeployedStack,
+    options: Options,
+    workers: int,
+    dispatcher_budget: float,
+    worker_budget: float,
+) -> None:
+    worker = stack.worker
+    say.step(
+        f"Running the deployed functions' code (from s3://{worker.code_bucket}/"
+        f"{worker.code_key[:12]}..., CodeSha256 of both checked) on the schedule's ticks"
+    )
+    say.line(
+        f"each tick: the dispatcher ({stack.dispatcher.handler}, {dispatcher_budget:.0f} s "
+        f"deadline) gets the Scheduled Event, then the work queue is drained by {workers} "
+        f"worker environment{'s' if workers != 1 else ''} ({worker.handler}, "
+        f"{worker_budget:.0f} s deadline) until only retries are left",
+        1,
+    )
+    cap = stack.mapping.max_concurrency
+    say.line(
+        f"{workers} at once: the mapping allows {cap or 'any number'}, the sandbox runs "
+        f"--workers {options.workers} (default 2, for a 2-core machine)",
+        1,
+    )
+
+
+def _queue_name(url: str) -> str:
+    return url.rsplit("/", 1)[-1]
+
+
+def _show_programme(
+    say: Printer,
+    emulator: MgnEmulator,
+    programme: Programme,
+    plan: TimePlan,
+    options: Options,
+    wave: LiveWave | None,
+) -> None:
+    uninitialized = [a.account_id for a in programme.accounts if not a.initialized]
+    history = [job for job in programme.jobs if not job.live]
+    say.step(
+        f"MGN emulator at {emulator.endpoint_url} playing a migration programme: "
+        f"{len(programme.accounts)} accounts"
+        + (f" ({', '.join(uninitialized)} uninitialized)" if uninitialized else "")
+        + f", {len(programme.jobs)} jobs, {programme.item_count:,} items"
+    )
+    if history and plan.history_start is not None:
+        say.line(
+            f"history: {len(history)} jobs from {plan.history_start:%Y-%m-%d %H:%M} UTC, "
+            "complete before the first tick (the first run backfills them)",
+            1,
+        )
+    step_minutes = plan.step.total_seconds() / 60
+    say.line(
+        f"live window {plan.live_start:%H:%M}-{plan.live_end:%H:%M} UTC: "
+        f"{len(programme.jobs) - len(history)} jobs appear as simulated time passes, "
+        f"{plan.ticks} ticks of {step_minutes:g} simulated minutes (all of it logged before "
+        "the first tick's real time: backfill to the exporter too)",
+        1,
+    )
+    if wave is None:
+        say.line(
+            "no live wave (it needs a second tick): every item is backfill, and the alert "
+            "rules, which match live items only, stay silent",
+            1,
+        )
+    else:
+        say.line(
+            f"live wave: {len(wave.shape.jobs)} more jobs ({wave.shape.item_count} items) in "
+            f"account {wave.account_id}, laid at the last tick between its first export and "
+            "the real time: the live items (backfill: false), what the alert rules fire on",
+            1,
+        )
+    knobs = [
+        f"{name} {value:g}"
+        for name, value in (
+            ("throttle rate", options.throttle_rate),
+            ("5xx rate", options.error_rate),
+        )
+        if value
+    ]
+    if options.page_size:
+        knobs.append(f"pages of at most {options.page_size} items")
+    if options.token_ttl != 3600.0:
+        knobs.append(f"nextToken TTL {options.token_ttl:g} simulated seconds")
+    if knobs:
+        say.line("MGN faults: " + ", ".join(knobs), 1)
+
+
+def _keep_running(
+    say: Printer,
+    stack: DeployedStack,
+    emulator: MgnEmulator,
+    programme: Programme,
+    stop: threading.Event | None,
+) -> None:
+    member = next(
+        (a.account_id for a in programme.accounts if a.managed and a.initialized),
+        stack.account_id,
+    )
+    say.line()
+    say.line("Endpoints stay up until Ctrl-C. To explore with the AWS CLI or boto3:")
+    say.lines(
+        [
+            f"export AWS_ENDPOINT_URL={stack.endpoint_url}",
+            f"export AWS_ENDPOINT_URL_MGN={emulator.endpoint_url}",
+            f"export AWS_REGION={stack.region} AWS_DEFAULT_REGION={stack.region}",
+            "export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
+            "unset AWS_PROFILE AWS_SESSION_TOKEN",
+            f"# bus {stack.bus_name}, event log group {stack.event_log_group}",
+            f"# checkpoint table {stack.table_name}",
+            f"# dispatcher {stack.dispatcher.name}, log group {stack.dispatcher.log_group}",
+            f"# worker {stack.worker.name}, log group {stack.worker.log_group}",
+            f"# work queue {stack.work_queue_url}",
+            f"# dead-letter queue {stack.dead_letter_queue_url}",
+            f"aws logs filter-log-events --log-group-name {stack.event_log_group} --max-items 3",
+            f"aws dynamodb scan --table-name {stack.table_name} --max-items 1",
+            f"aws events list-rules --event-bus-name {stack.bus_name}",
+            f"aws lambda list-event-source-mappings --function-name {stack.worker.name}",
+            f"aws sqs get-queue-attributes --queue-url {stack.work_queue_url} "
+            "--attribute-names All",
+            f"aws mgn describe-jobs --account-id {member} --max-items 3",
+            f"aws mgn describe-job-log-items --account-id {member} --job-id <jobID>",
+        ]
+    )
+    waiter = stop or threading.Event()
+    try:
+        while not waiter.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        say.line()
+    say.line("Stopping moto and the MGN emulator.")

@@ -1,0 +1,393 @@
+"""The schedule's ticks: move simulated time, reveal what happened, dispatch, drain the queue.
+
+Each tick is one firing of the deployed schedule rule: the emulator's clock moves to the
+tick's simulated time (revealing the jobs and items that have happened by then), the deployed
+dispatcher is invoked with EventBridge's Scheduled Event payload (it sends one work request
+per account to the FIFO work queue), and the work queue is drained by the worker's
+environments as its event source mapping would (``sandbox.drain``), hand-ons included, until
+nothing is left but failed records waiting for their retry. An account where MGN is not
+initialized is not a failure: the worker records that in its checkpoint item and its request
+is done, so it shows as "not initialized" in each tick, never as waiting.
+
+At the last tick the sandbox lays its live wave (``sandbox.live_wave``: MGN activity after the
+exporter's first run, in real time), and from then on the emulator's clock is the real one.
+
+After the last tick, extra "drain" ticks (the programme's time no longer moves) run while work
+is left over for an account whose items must be exported: its last outcome in the tick was not
+a complete export (a failure, a backlog), or its records wait for a retry. A drain tick waits
+for those retries (up to ``retry_wait_seconds``): the tick's new request for the account is
+held behind them in its message group.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from local.mgn_emulator.emulator import MgnEmulator
+from local.mgn_emulator.playback import Playback, PlaybackProgress
+from local.sandbox.checkpoints import read_checkpoints
+from local.sandbox.drain import Batch, DrainResult, WorkQueueDrain
+from local.sandbox.function import FunctionLogs, FunctionRunner, Invocation
+from local.sandbox.live_wave import LiveWave, combined
+from local.sandbox.progress import TickRow, TickTable
+from local.sandbox.simulation import TimePlan
+from local.sandbox.stack import DeployedStack
+
+WORK_DISPATCHED = "Work dispatched"
+# How an account's last outcome in a tick reads in the table.
+OUTCOME_LABELS = {
+    "exported": "ok",
+    "covered": "ok",
+    # MGN is not initialized there: a state the worker records (and rechecks hourly), not a
+    # failure; the account's work request is done.
+    "uninitialized": "not initialized",
+    "failed": "failed",
+    "skipped": "skipped",
+    "not_started": "not started",
+}
+CELL_ORDER = ("ok", "not initialized", "failed", "waiting", "backlog", "skipped", "not started")
+# Outcomes of an account that an invocation worked on (it read or wrote the checkpoint).
+WORKED_ON = ("exported", "covered", "uninitialized", "failed")
+
+
+@dataclass
+class TickRecord:
+    label: str
+    simulated: datetime
+    progress: PlaybackProgress
+    dispatch: Invocation
+    drain: DrainResult
+    lag_seconds: float | None
+    took_seconds: float
+
+    @property
+    def dispatched(self) -> dict[str, Any] | None:
+        """What the dispatcher logged as "Work dispatched" (tick, accountsDispatched...)."""
+        return self.dispatch.logged(WORK_DISPATCHED)
+
+    @property
+    def accounts_dispatched(self) -> int | None:
+        dispatched = self.dispatched
+        return int(dispatched["accountsDispatched"]) if dispatched else None
+
+    @property
+    def batches(self) -> list[Batch]:
+        return self.drain.batches
+
+    @property
+    def items_exported(self) -> int:
+        return sum(batch.items_exported for batch in self.batches)
+
+    @property
+    def hand_ons(self) -> int:
+        return sum(len(batch.handed_on) for batch in self.batches)
+
+    def last_outcomes(self, outcome: str | None = None) -> dict[str, dict[str, Any]]:
+        """Each account's report (with `outcome`, if given) in the last batch of the tick that
+        reported on it."""
+        outcomes: dict[str, dict[str, Any]] = {}
+        for batch in self.batches:  # in the order the mapping answered them
+            for account in batch.reported:
+                if outcome is None or account.get("outcome") == outcome:
+                    outcomes[str(account.get("account_id"))] = account
+        return outcomes
+
+    def account_states(self) -> dict[str, str]:
+        """Each account's state at the end of the tick, as the table shows it."""
+        states: dict[str, str] = {}
+        for account, report in self.last_outcomes().items():
+            label = OUTCOME_LABELS.get(str(report.get("outcome")), str(report.get("outcome")))
+            states[account] = "backlog" if label == "ok" and report.get("backlog") else label
+        for account in self.drain.waiting:
+            states.setdefault(account, "waiting")
+        return states
+
+
+@dataclass
+class TickHistory:
+    records: list[TickRecord] = field(default_factory=list)
+
+    @property
+    def items_exported(self) -> int:
+        return sum(r.items_exported for r in self.records)
+
+    @property
+    def drains(self) -> int:
+        return sum(1 for r in self.records if r.label.startswith("+"))
+
+    @property
+    def batches(self) -> list[Batch]:
+        return [batch for record in self.records for batch in record.batches]
+
+    def api_calls(self) -> Counter[str]:
+        """Every AWS call the functions made, as they logged them."""
+        calls: Counter[str] = Counter()
+        for record in self.records:
+            calls.update((record.dispatched or {}).get("apiCalls", {}))
+            for batch in record.batches:
+                calls.update((batch.summary or {}).get("apiCalls", {}))
+        return calls
+
+    def counters(self) -> Counter[str]:
+        counters: Counter[str] = Counter()
+        for batch in self.batches:
+            counters.update((batch.summary or {}).get("counters", {}))
+        return counters
+
+    def account_errors(self) -> dict[str, str]:
+        """The last error of each account that failed in some batch."""
+        errors: dict[str, str] = {}
+        for batch in self.batches:
+            for account in batch.reported:
+                if account.get("error"):
+                    errors[str(account["account_id"])] = str(account["error"])
+        return errors
+
+    def per_account(self) -> dict[str, Counter[str]]:
+        """account -> invocations that worked on it, hand-ons, failed exports."""
+        stats: dict[str, Counter[str]] = {}
+        for batch in self.batches:
+            for account in batch.reported:
+                counts = stats.setdefault(str(account.get("account_id")), Counter())
+                if account.get("outcome") in WORKED_ON:
+                    counts["invocations"] += 1
+                if account.get("outcome") == "failed":
+                    counts["failures"] += 1
+            for account_id in batch.handed_on:
+                stats.setdefault(account_id, Counter())["hand_ons"] += 1
+        return stats
+
+
+def scheduled_event(stack: DeployedStack, now: datetime) -> dict[str, Any]:
+    """The payload an EventBridge schedule rule sends its Lambda target."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": stack.account_id,
+        "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": stack.region,
+        "resources": [stack.schedule.arn] if stack.schedule else [],
+        "detail": {},
+    }
+
+
+def batch_lag(batch: Batch, simulated: datetime) -> float | None:
+    """How far behind simulated "now" the oldest item the batch exported was. The worker
+    measures lag on the real clock, which is ahead of the simulated one by (invocation's real
+    start - simulated now): that distance is not lag."""
+    summary = batch.summary or {}
+    if not summary.get("itemsExported"):
+        return None
+    ahead = (batch.started_at - simulated).total_seconds()
+    return float(summary.get("maxLagSeconds", 0.0)) - ahead
+
+
+class TickLoop:
+    def __init__(
+        self,
+        *,
+        stack: DeployedStack,
+        emulator: MgnEmulator,
+        playback: Playback,
+        plan: TimePlan,
+        dispatcher: FunctionRunner,
+        drain: WorkQueueDrain,
+        function_logs: FunctionLogs,
+        table: TickTable,
+        dispatcher_budget_seconds: float,
+        drain_timeout_seconds: float,
+        retry_wait_seconds: float,
+        max_drains: int,
+        wave: LiveWave | None = None,
+    ) -> None:
+        self._stack = stack
+        self._emulator = emulator
+        self._playback = playback
+        self._plan = plan
+        self._dispatcher = dispatcher
+        self._drain = drain
+        self._function_logs = function_logs
+        self._table = table
+        self._dispatcher_budget = dispatcher_budget_seconds
+        self._drain_timeout = drain_timeout_seconds
+        self._retry_wait = retry_wait_seconds
+        self._max_drains = max_drains
+        self._wave = wave
+        self._exported_accounts = set(playback.programme.exported_accounts)
+        self._last_event_time: str | None = None
+
+    def run(self) -> TickHistory:
+        history = TickHistory()
+        self._table.header()
+        for tick in range(1, self._plan.ticks + 1):
+            history.records.append(
+                self._tick(
+                    f"{tick}/{self._plan.ticks}",
+                    tick,
+                    history,
+                    lay_wave=tick == self._plan.ticks and tick > 1,
+                )
+            )
+        drains = 0
+        while (
+            not caught_up(history.records[-1], self._exported_accounts)
+            and drains < self._max_drains
+        ):
+            drains += 1
+            history.records.append(
+                self._tick(f"+{drains}", self._plan.ticks, history, wait_for_retries=True)
+            )
+        return history
+
+    def _tick(
+        self,
+        label: str,
+        tick: int,
+        history: TickHistory,
+        *,
+        wait_for_retries: bool = False,
+        lay_wave: bool = False,
+    ) -> TickRecord:
+        wave_note = self._lay_wave() if lay_wave else None
+        wave = self._wave
+        if wave is not None and wave.laid is not None:
+            simulated = datetime.now(UTC)  # once the live wave is laid, MGN's clock is the real one
+        else:
+            simulated = self._plan.tick_time(tick)
+        self._emulator.set_now(simulated)
+        progress = self._playback.reveal_until(simulated)
+        if wave is not None:
+            progress = combined(progress, wave.reveal_until(simulated))
+        self._table.running(label, simulated, "dispatching")
+        started = time.monotonic()
+        dispatch = self._dispatcher.invoke(
+            scheduled_event(self._stack, self._event_time()), self._dispatcher_budget
+        )
+        self._function_logs.publish(self._dispatcher, dispatch)
+        self._table.running(label, simulated, "draining the work queue")
+        answered: list[Batch] = []
+
+        def show(batch: Batch) -> None:
+            answered.append(batch)
+            items = sum(b.items_exported for b in answered)
+            self._table.running(
+                label,
+                simulated,
+                f"draining the work queue: {len(answered)} batches, {items:,} items exported",
+            )
+
+        drain = self._drain.run(
+            timeout=self._drain_timeout,
+            wait_for=self._exported_accounts if wait_for_retries else (),
+            retry_wait_seconds=self._retry_wait if wait_for_retries else 0.0,
+            on_batch=show,
+        )
+        lags = [lag for batch in drain.batches if (lag := batch_lag(batch, simulated)) is not None]
+        record = TickRecord(
+            label=label,
+            simulated=simulated,
+            progress=progress,
+            dispatch=dispatch,
+            drain=drain,
+            lag_seconds=max(lags) if lags else None,
+            took_seconds=time.monotonic() - started,
+        )
+        self._table.row(self._row(record, history))
+        if wave_note:
+            self._table.note(wave_note)
+        if dispatch.error:
+            self._table.note(f"the dispatcher failed: {dispatch.error}")
+        for batch in drain.batches:
+            if batch.invocation.error:
+                self._table.note(
+                    f"a worker invocation failed ({len(batch.message_ids)} records come back "
+                    f"after the queue's visibility timeout): {batch.invocation.error}"
+                )
+        if drain.waited_for_retries:
+            self._table.note(f"waited {drain.seconds:.0f} s for the retries of failed records")
+        return record
+
+    def _lay_wave(self) -> str | None:
+        """Lays the live wave after the first export of its account; without one (the account
+        was never exported), there is no wave."""
+        wave = self._wave
+        if wave is None:
+            return None
+        checkpoint = read_checkpoints(self._stack).get(wave.account_id)
+        if checkpoint is None or checkpoint.first_export_at is None:
+            self._wave = None
+            return f"no live wave: account {wave.account_id} has not been exported yet"
+        since = checkpoint.first_export_at
+        wave.lay(self._emulator, since)
+        assert wave.laid is not None
+        jobs = wave.laid.jobs
+        first, last = min(job.created for job in jobs), max(job.ended for job in jobs)
+        return (
+            f"live wave: {len(jobs)} jobs, {wave.laid.item_count} items in account "
+            f"{wave.account_id} logged {first:%H:%M:%S}-{last:%H:%M:%S} UTC, after its first "
+            f"export at {since:%H:%M:%S} (backfill: false); MGN's clock is the real one from now on"
+        )
+
+    def _row(self, record: TickRecord, history: TickHistory) -> TickRow:
+        cold = int(record.dispatch.cold) + sum(b.invocation.cold for b in record.batches)
+        dispatched = record.accounts_dispatched
+        return TickRow(
+            label=record.label,
+            simulated=record.simulated,
+            jobs=f"{record.progress.jobs_created}/{record.progress.jobs_total}",
+            items=f"{record.progress.items_revealed}/{record.progress.items_total}",
+            queued="failed" if dispatched is None else str(dispatched),
+            batches=len(record.batches),
+            hand_ons=record.hand_ons,
+            exported=record.items_exported,
+            total=history.items_exported + record.items_exported,
+            accounts=accounts_cell(record.account_states()),
+            lag_seconds=record.lag_seconds,
+            took_seconds=record.took_seconds,
+            note=f"{cold} cold" if cold else "",
+        )
+
+    def _event_time(self) -> datetime:
+        """Now, in a later second than the previous tick's event: the dispatcher deduplicates
+        its requests by the event's time (to the second), and a schedule never fires twice in
+        one second."""
+        while True:
+            now = datetime.now(UTC)
+            stamp = now.strftime("%Y-%m-%dT%H:%M:%S")
+            if stamp != self._last_event_time:
+                self._last_event_time = stamp
+                return now
+            time.sleep(1.0 - now.microsecond / 1_000_000 + 0.01)
+
+
+def caught_up(record: TickRecord, exported_accounts: Collection[str]) -> bool:
+    """The programme is over and every readable account was exported to the end of its logs
+    in this tick: its last outcome a complete export (or one covered by it), no job left open
+    by its last export (a job whose read failed stays open for the next one), nothing of it
+    left waiting in the queue."""
+    if record.dispatched is None or not record.progress.finished:
+        return False
+    outcomes = record.last_outcomes()
+    exports = record.last_outcomes("exported")
+    return all(
+        account in outcomes
+        and outcomes[account].get("outcome") in ("exported", "covered")
+        and not outcomes[account].get("backlog")
+        and not exports.get(account, {}).get("jobs_open")
+        and account not in record.drain.waiting
+        for account in exported_accounts
+    )
+
+
+def accounts_cell(states: dict[str, str]) -> str:
+    counts = Counter(states.values())
+    order = [*CELL_ORDER, *sorted(set(counts) - set(CELL_ORDER))]
+    return ", ".join(f"{counts[name]} {name}" for name in order if counts[name]) or "-"
