@@ -24,7 +24,7 @@ STACK_DESCRIPTION: Final = (
 # --- the two functions --------------------------------------------------------------------------
 # The dispatcher is the schedule's target: it only lists the accounts and enqueues one work request
 # per account (one SendMessageBatch per ten), so a minute is ample even for a large organization.
-DISPATCHER_HANDLER: Final = "mgn_exporter.handler.dispatcher_handler"
+DISPATCHER_HANDLER: Final = "mgn_exporter.dispatcher_handler.handler"
 DISPATCHER_TIMEOUT_SECONDS: Final = 60
 DISPATCHER_MEMORY_MB: Final = 256
 # A failed dispatch is retried (Lambda's async retries, and EventBridge's if the invoke itself
@@ -36,7 +36,7 @@ SQS_DEDUPLICATION_WINDOW_SECONDS: Final = 300
 # The worker exports the accounts of one SQS batch. Placeholders until the benchmark exists; they
 # will be set from its figures. The worker leaves DEADLINE_MARGIN_SECONDS of headroom inside this
 # timeout, then hands the rest of a backlog on to a continuation request.
-WORKER_HANDLER: Final = "mgn_exporter.handler.worker_handler"
+WORKER_HANDLER: Final = "mgn_exporter.worker_handler.handler"
 WORKER_TIMEOUT_SECONDS: Final = 300
 WORKER_MEMORY_MB: Final = 512
 # Paths the asset hashing and zip must skip: caches would change the hash on every test run.
@@ -159,32 +159,7 @@ WORK_QUEUE_AGE_ALARM_MIN_WORKER_TIMEOUTS: Final = 2
 # --- metrics (EMF from Powertools; the `service` dimension is POWERTOOLS_SERVICE_NAME) -------
 METRICS_NAMESPACE: Final = "MgnJobLogExporter"
 METRIC_DIMENSION: Final = "service"
-METRIC_ITEMS_EXPORTED: Final = "ItemsExported"
-METRIC_PUBLISH_RETRIES: Final = "PublishRetries"
-METRIC_FAILED_ENTRIES: Final = "FailedEntries"
-METRIC_ACCOUNTS_FAILED: Final = "AccountsFailed"
-METRIC_THROTTLES: Final = "Throttles"
-METRIC_JOBS_FAILED: Final = "JobsFailed"
-# Jobs discovery left for a later run (the account's state item is full): graphed, not alarmed.
-METRIC_JOBS_DEFERRED: Final = "JobsDeferred"
-# Account exports whose PutEvents calls failed as a whole after retries (the bus unavailable,
-# AccessDenied, KMS), and account exports whose CloudWatch Logs write failed.
-METRIC_EVENTS_DELIVERY_FAILED: Final = "EventsDeliveryFailed"
-METRIC_LOGS_DELIVERY_FAILED: Final = "LogsDeliveryFailed"
-# A job log changed under the checkpoint (items shifted): the export may have gaps or repeats.
-METRIC_LOG_SHIFTS: Final = "LogShifts"
-# Accounts newly found with MGN not initialized in the Region: a state, not a failure.
-METRIC_ACCOUNTS_UNINITIALIZED: Final = "AccountsUninitialized"
-# Per worker run, the largest over its accounts of the seconds since the account's last export
-# that did not fail (Maximum is the statistic that means something).
-METRIC_ACCOUNT_STALENESS_SECONDS: Final = "AccountStalenessSeconds"
-METRIC_HAND_ONS: Final = "HandOns"
-METRIC_HAND_ONS_FAILED: Final = "HandOnsFailed"
-METRIC_REQUESTS_COVERED: Final = "RequestsCovered"
-METRIC_BAD_MESSAGES: Final = "BadMessages"
-# Emitted by the dispatcher.
-METRIC_ACCOUNTS_DISPATCHED: Final = "AccountsDispatched"
-METRIC_MANAGED_ACCOUNTS_UNAVAILABLE: Final = "ManagedAccountsUnavailable"
+# The metrics' names: mgn_exporter.metric_names (the code counts and emits with them).
 # Alarm when the longest run reaches this share of the timeout: the next item is a timeout.
 DURATION_ALARM_FRACTION: Final = 0.8
 

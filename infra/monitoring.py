@@ -15,6 +15,7 @@ from constructs import Construct
 
 from infra import constants as c
 from infra.messaging import allow_alarms_to_publish, encrypted_topic
+from mgn_exporter.metric_names import ACCOUNT_STALENESS_SECONDS, DispatcherMetric, WorkerMetric
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ class Monitoring(Construct):
         )
         self._alarm(
             "AccountsFailedAlarm",
-            self.metric(c.METRIC_ACCOUNTS_FAILED, "Sum"),
+            self.metric(WorkerMetric.ACCOUNTS_FAILED, "Sum"),
             threshold=1,
             evaluation_periods=3,
             description="At least one account failed to export in 3 periods in a row "
@@ -143,7 +144,7 @@ class Monitoring(Construct):
         )
         self._alarm(
             "FailedEntriesAlarm",
-            self.metric(c.METRIC_FAILED_ENTRIES, "Sum"),
+            self.metric(WorkerMetric.FAILED_ENTRIES, "Sum"),
             threshold=1,
             evaluation_periods=1,
             description="PutEvents rejected entries after retries: events may be missing "
@@ -151,7 +152,7 @@ class Monitoring(Construct):
         )
         self._alarm(
             "MgnThrottlesAlarm",
-            self.metric(c.METRIC_THROTTLES, "Sum"),
+            self.metric(WorkerMetric.THROTTLES, "Sum"),
             threshold=10,
             evaluation_periods=3,
             description="MGN or EventBridge kept throttling the workers for 3 periods.",
@@ -159,7 +160,7 @@ class Monitoring(Construct):
         self.staleness_threshold = staleness_alarm_minutes * 60
         self._alarm(
             "AccountStalenessAlarm",
-            self.metric(c.METRIC_ACCOUNT_STALENESS_SECONDS, "Maximum"),
+            self.metric(ACCOUNT_STALENESS_SECONDS, "Maximum"),
             threshold=self.staleness_threshold,
             evaluation_periods=1,
             description=f"An account has had no successful export for {staleness_alarm_minutes} "
@@ -170,7 +171,7 @@ class Monitoring(Construct):
         )
         self._alarm(
             "EventsDeliveryAlarm",
-            self.metric(c.METRIC_EVENTS_DELIVERY_FAILED, "Sum"),
+            self.metric(WorkerMetric.EVENTS_DELIVERY_FAILED, "Sum"),
             threshold=1,
             evaluation_periods=3,
             datapoints_to_alarm=2,
@@ -180,7 +181,7 @@ class Monitoring(Construct):
         )
         self._alarm(
             "LogsDeliveryAlarm",
-            self.metric(c.METRIC_LOGS_DELIVERY_FAILED, "Sum"),
+            self.metric(WorkerMetric.LOGS_DELIVERY_FAILED, "Sum"),
             threshold=1,
             evaluation_periods=3,
             datapoints_to_alarm=2,
@@ -190,7 +191,7 @@ class Monitoring(Construct):
         )
         self._alarm(
             "LogShiftsAlarm",
-            self.metric(c.METRIC_LOG_SHIFTS, "Sum"),
+            self.metric(WorkerMetric.LOG_SHIFTS, "Sum"),
             threshold=1,
             evaluation_periods=1,
             description="A job log changed under the exporter's checkpoint (items shifted): "
@@ -199,7 +200,7 @@ class Monitoring(Construct):
         )
         self._alarm(
             "JobsFailedAlarm",
-            self.metric(c.METRIC_JOBS_FAILED, "Sum"),
+            self.metric(WorkerMetric.JOBS_FAILED, "Sum"),
             threshold=1,
             evaluation_periods=3,
             description="MGN refused a job's log in 3 periods in a row: that job is not being "
@@ -413,13 +414,13 @@ class Monitoring(Construct):
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Accounts dispatched, items exported",
-                left=[self.metric(c.METRIC_ACCOUNTS_DISPATCHED, "Sum")],
-                right=[self.metric(c.METRIC_ITEMS_EXPORTED, "Sum")],
+                left=[self.metric(DispatcherMetric.ACCOUNTS_DISPATCHED, "Sum")],
+                right=[self.metric(WorkerMetric.ITEMS_EXPORTED, "Sum")],
                 width=8,
             ),
             cloudwatch.GraphWidget(
                 title="Account staleness (s, max)",
-                left=[self.metric(c.METRIC_ACCOUNT_STALENESS_SECONDS, "Maximum")],
+                left=[self.metric(ACCOUNT_STALENESS_SECONDS, "Maximum")],
                 left_annotations=[
                     cloudwatch.HorizontalAnnotation(value=self.staleness_threshold, label="alarm")
                 ],
@@ -428,14 +429,14 @@ class Monitoring(Construct):
             cloudwatch.GraphWidget(
                 title="Failures",
                 left=[
-                    self.metric(c.METRIC_ACCOUNTS_FAILED, "Sum"),
-                    self.metric(c.METRIC_JOBS_FAILED, "Sum"),
-                    self.metric(c.METRIC_FAILED_ENTRIES, "Sum"),
-                    self.metric(c.METRIC_EVENTS_DELIVERY_FAILED, "Sum"),
-                    self.metric(c.METRIC_LOGS_DELIVERY_FAILED, "Sum"),
-                    self.metric(c.METRIC_LOG_SHIFTS, "Sum"),
-                    self.metric(c.METRIC_BAD_MESSAGES, "Sum"),
-                    self.metric(c.METRIC_MANAGED_ACCOUNTS_UNAVAILABLE, "Sum"),
+                    self.metric(WorkerMetric.ACCOUNTS_FAILED, "Sum"),
+                    self.metric(WorkerMetric.JOBS_FAILED, "Sum"),
+                    self.metric(WorkerMetric.FAILED_ENTRIES, "Sum"),
+                    self.metric(WorkerMetric.EVENTS_DELIVERY_FAILED, "Sum"),
+                    self.metric(WorkerMetric.LOGS_DELIVERY_FAILED, "Sum"),
+                    self.metric(WorkerMetric.LOG_SHIFTS, "Sum"),
+                    self.metric(WorkerMetric.BAD_MESSAGES, "Sum"),
+                    self.metric(DispatcherMetric.MANAGED_ACCOUNTS_UNAVAILABLE, "Sum"),
                 ],
                 width=8,
             ),
@@ -444,17 +445,17 @@ class Monitoring(Construct):
             cloudwatch.GraphWidget(
                 title="Retries and throttles",
                 left=[
-                    self.metric(c.METRIC_PUBLISH_RETRIES, "Sum"),
-                    self.metric(c.METRIC_THROTTLES, "Sum"),
+                    self.metric(WorkerMetric.PUBLISH_RETRIES, "Sum"),
+                    self.metric(WorkerMetric.THROTTLES, "Sum"),
                 ],
                 width=8,
             ),
             cloudwatch.GraphWidget(
                 title="Backlogs handed on, requests already covered",
                 left=[
-                    self.metric(c.METRIC_HAND_ONS, "Sum"),
-                    self.metric(c.METRIC_HAND_ONS_FAILED, "Sum"),
-                    self.metric(c.METRIC_REQUESTS_COVERED, "Sum"),
+                    self.metric(WorkerMetric.HAND_ONS, "Sum"),
+                    self.metric(WorkerMetric.HAND_ONS_FAILED, "Sum"),
+                    self.metric(WorkerMetric.REQUESTS_COVERED, "Sum"),
                 ],
                 width=8,
             ),
@@ -463,8 +464,8 @@ class Monitoring(Construct):
             cloudwatch.GraphWidget(
                 title="Jobs deferred, accounts with MGN uninitialized",
                 left=[
-                    self.metric(c.METRIC_JOBS_DEFERRED, "Sum"),
-                    self.metric(c.METRIC_ACCOUNTS_UNINITIALIZED, "Sum"),
+                    self.metric(WorkerMetric.JOBS_DEFERRED, "Sum"),
+                    self.metric(WorkerMetric.ACCOUNTS_UNINITIALIZED, "Sum"),
                 ],
                 width=8,
             ),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import TYPE_CHECKING
 
 from mgn_exporter.errors import AccountUnavailable
+from mgn_exporter.metric_names import DispatcherCounters, DispatcherMetric
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
@@ -19,7 +19,7 @@ def resolve_accounts(
     reader: MgnReader,
     *,
     logger: Logger,
-    counters: Counter[str],
+    counters: DispatcherCounters,
 ) -> list[str]:
     if configured is not None:
         return list(configured)
@@ -27,7 +27,7 @@ def resolve_accounts(
         managed = reader.managed_accounts()
     except AccountUnavailable as exc:
         # Without global view (or its permissions) the caller's own account is still exported.
-        counters["ManagedAccountsUnavailable"] += 1
+        counters[DispatcherMetric.MANAGED_ACCOUNTS_UNAVAILABLE] += 1
         logger.warning(
             "ListManagedAccounts failed; exporting only the caller's account",
             extra={"error": str(exc)},

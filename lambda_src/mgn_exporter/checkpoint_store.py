@@ -44,10 +44,6 @@ class CheckpointStore:
         self._owner = owner
         self._clock = clock
 
-    @property
-    def owner(self) -> str:
-        return self._owner
-
     def acquire(self, account_id: str, *, lease_until: float) -> AccountState:
         """Take the account's lease until `lease_until` (epoch seconds) and read its state.
 

@@ -81,7 +81,6 @@ class RetryWindow:
 
     closes_at: float | None = None
     clock: Callable[[], float] = time.time
-    refused: int = 0  # retries not made because the window was closing
 
 
 @dataclass(frozen=True)
@@ -164,7 +163,6 @@ def _bound_retries(client: Any, window: RetryWindow) -> None:
         worst_wait = min(2.0 ** (attempts - 1), MAX_BACKOFF_SECONDS)
         if window.clock() + worst_wait + RETRY_CALL_SECONDS < window.closes_at:
             return
-        window.refused += 1
         if caught_exception is not None:
             raise caught_exception
         # What botocore raises for an error answer it does not retry (the modeled class, so

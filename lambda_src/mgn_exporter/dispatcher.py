@@ -11,6 +11,7 @@ from typing import Any
 
 from mgn_exporter.accounts import resolve_accounts
 from mgn_exporter.clients import Clients
+from mgn_exporter.metric_names import DispatcherCounters, DispatcherMetric
 from mgn_exporter.mgn_reader import MgnReader
 from mgn_exporter.observability import emit_dispatch_metrics, logger
 from mgn_exporter.settings import DispatchSettings
@@ -34,7 +35,7 @@ def dispatch(
     """Enqueue one work request per account; raises QueueUnavailable if some were not sent
     (the invocation fails, and the next tick sends them again)."""
     clients.counts.reset()
-    counters: Counter[str] = Counter()
+    counters: DispatcherCounters = Counter()
     reader = MgnReader(clients.mgn, own_account_id=own_account)
     accounts = resolve_accounts(
         settings.accounts, own_account, reader, logger=logger, counters=counters
@@ -42,7 +43,7 @@ def dispatch(
     WorkQueue(clients.sqs, settings.work_queue_url).send(
         [WorkRequest(account, REASON_SCHEDULE, tick) for account in accounts]
     )
-    counters["AccountsDispatched"] += len(accounts)
+    counters[DispatcherMetric.ACCOUNTS_DISPATCHED] += len(accounts)
     emit_dispatch_metrics(counters)
     result = {
         "tick": tick,

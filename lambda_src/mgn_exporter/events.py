@@ -87,10 +87,6 @@ class ExportEvent:
     resources: tuple[str, ...]
     problems: tuple[str, ...]
 
-    @property
-    def severity(self) -> str:
-        return str(self.detail["severity"])
-
 
 def severity_of(event: str | None) -> str:
     if event in ERROR_EVENTS:
@@ -392,7 +388,3 @@ def clean_strings(value: Any) -> Any:
     if isinstance(value, list):
         return [clean_strings(child) for child in value]
     return value
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

@@ -28,6 +28,7 @@ from mgn_exporter.errors import (
     TokenRejected,
 )
 from mgn_exporter.events import ExportEvent, build_event, event_id_for
+from mgn_exporter.metric_names import WorkerCounters, WorkerMetric
 from mgn_exporter.mgn_reader import PAGE_SIZE, LogPage, mgn_timestamp
 
 if TYPE_CHECKING:
@@ -48,11 +49,12 @@ BATCH_ITEMS = PAGE_SIZE
 # An account where MGN is not initialized is asked again this often, not on every tick.
 UNINITIALIZED_RECHECK_SECONDS = 3600
 SINK_NAMES: dict[Sink, str] = {"events": "EventBridge", "logs": "CloudWatch Logs"}
-SINK_METRICS: dict[Sink, str] = {"events": "EventsDeliveryFailed", "logs": "LogsDeliveryFailed"}
+SINK_METRICS: dict[Sink, WorkerMetric] = {
+    "events": WorkerMetric.EVENTS_DELIVERY_FAILED,
+    "logs": WorkerMetric.LOGS_DELIVERY_FAILED,
+}
 # A job DescribeJobs no longer knows (deleted): its log is read to the end, then it is closed.
 STATUS_NOT_FOUND = "NOT_FOUND"
-
-Counters = Counter[str]
 
 
 class JobProgress(Enum):
@@ -83,7 +85,7 @@ class AccountReport:
 @dataclass
 class RunReport:
     accounts: list[AccountReport] = field(default_factory=list)
-    counters: Counters = field(default_factory=Counter)
+    counters: WorkerCounters = field(default_factory=Counter)
     # Age of the oldest item exported in the run: a figure for reports, not an alarm (a
     # backfill exports old items on purpose).
     max_lag_seconds: float = 0.0
@@ -138,7 +140,7 @@ class SinkHealth:
     def all_down(self) -> bool:
         return len(self.down) == len(SINK_NAMES)
 
-    def mark_down(self, sink: Sink, error: str, counters: Counters, logger: Logger) -> None:
+    def mark_down(self, sink: Sink, error: str, counters: WorkerCounters, logger: Logger) -> None:
         if sink in self.down:
             return
         self.down[sink] = error
@@ -201,7 +203,7 @@ class AccountExporter:
         writer: LogsWriter,
         options: ExportOptions,
         logger: Logger,
-        counters: Counters,
+        counters: WorkerCounters,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._reader = reader
@@ -230,7 +232,7 @@ class AccountExporter:
             )
         except LeaseHeld:
             self._logger.info("Another invocation holds the account's lease; skipped")
-            self._counters["AccountsSkipped"] += 1
+            self._counters[WorkerMetric.ACCOUNTS_SKIPPED] += 1
             report.outcome = "skipped"
             return report
         except StateUnavailable as exc:
@@ -239,7 +241,7 @@ class AccountExporter:
             return report
         try:
             if state.covers(requested_at):
-                self._counters["RequestsCovered"] += 1
+                self._counters[WorkerMetric.REQUESTS_COVERED] += 1
                 self._logger.info("A later export already did what this request asks; skipped")
                 report.outcome = "covered"
                 self._store.release_unchanged(account_id)
@@ -261,7 +263,7 @@ class AccountExporter:
             self._store.release(state)
         except LeaseLost:
             report.outcome, report.error = "failed", "lease lost"
-            self._counters["LeasesLost"] += 1
+            self._counters[WorkerMetric.LEASES_LOST] += 1
             self._logger.error("The account's lease was lost; stopped without writing")
         except StateUnavailable as exc:
             # The batches saved before stand; the next export sends the last one again (at
@@ -306,7 +308,7 @@ class AccountExporter:
         now = self._clock()
         if state.uninitialized_since is None:
             state.uninitialized_since = now
-            self._counters["AccountsUninitialized"] += 1
+            self._counters[WorkerMetric.ACCOUNTS_UNINITIALIZED] += 1
             self._logger.warning(
                 f"MGN is not initialized in account {state.account_id} in this Region: not "
                 f"exported; asked again every {UNINITIALIZED_RECHECK_SECONDS // 60} minutes. "
@@ -318,7 +320,7 @@ class AccountExporter:
 
     def _fail(self, report: AccountReport, exc: Exception) -> None:
         if report.outcome != "failed":  # a failed release after a failed export counts once
-            self._counters["AccountsFailed"] += 1
+            self._counters[WorkerMetric.ACCOUNTS_FAILED] += 1
         report.outcome, report.error = "failed", f"{type(exc).__name__}: {exc}"
         self._logger.error(
             "Account export failed; the other accounts go on", extra={"error": report.error}
@@ -339,7 +341,7 @@ class AccountExporter:
             self._logger.info("New job discovered", extra={"jobID": job_id})
         deferred = len(listed - set(state.jobs) - set(state.closed))
         if deferred:
-            self._counters["JobsDeferred"] += deferred
+            self._counters[WorkerMetric.JOBS_DEFERRED] += deferred
             self._logger.warning(
                 "The state item is full of open jobs: newer jobs wait for the next discoveries",
                 extra={"deferred": deferred, "open": len(state.jobs)},
@@ -373,7 +375,7 @@ class AccountExporter:
             try:
                 progress = self._export_job(state, job, deadline, report, batch)
             except JobUnavailable as exc:
-                self._counters["JobsFailed"] += 1
+                self._counters[WorkerMetric.JOBS_FAILED] += 1
                 self._logger.error(
                     "Job log unavailable; the other jobs go on", extra={"error": str(exc)}
                 )
@@ -413,7 +415,7 @@ class AccountExporter:
             except TokenRejected:
                 if token is None:
                     raise JobUnavailable(f"{job.job_id}: rejected without a token") from None
-                self._counters["TokensRejected"] += 1
+                self._counters[WorkerMetric.TOKENS_REJECTED] += 1
                 self._logger.warning(
                     "nextToken rejected; re-reading the job log from its start",
                     extra={"position": job.position},
@@ -443,7 +445,7 @@ class AccountExporter:
             return page.items
         if len(page.items) < skip:
             if page.next_token is None:
-                self._counters["LogShifts"] += 1
+                self._counters[WorkerMetric.LOG_SHIFTS] += 1
                 self._logger.error(
                     "The job log is shorter than what was exported; nothing more to read",
                     extra={"position": job.position, "logLength": page_start + len(page.items)},
@@ -454,7 +456,7 @@ class AccountExporter:
             job.last_event_id
             and event_id_for(account_id, job.job_id, job.position - 1, seam) != job.last_event_id
         ):
-            self._counters["LogShifts"] += 1
+            self._counters[WorkerMetric.LOG_SHIFTS] += 1
             self._logger.error(
                 "The job log changed under the checkpoint: the item at the seam is not the one "
                 "exported last; continuing after the checkpoint position",
@@ -531,9 +533,9 @@ class AccountExporter:
         outcome = self._publisher.publish(
             events, should_stop=deadline.should_stop, retry_seconds=deadline.finishing_seconds
         )
-        self._counters["PublishRetries"] += outcome.retried_entries
-        self._counters["FailedEntries"] += outcome.failed_entries
-        self._counters["Throttles"] += outcome.throttled_entries
+        self._counters[WorkerMetric.PUBLISH_RETRIES] += outcome.retried_entries
+        self._counters[WorkerMetric.FAILED_ENTRIES] += outcome.failed_entries
+        self._counters[WorkerMetric.THROTTLES] += outcome.throttled_entries
         events_to = events[0].position + outcome.delivered
         if outcome.unavailable is not None:
             sinks.mark_down("events", outcome.unavailable, self._counters, self._logger)
@@ -552,7 +554,7 @@ class AccountExporter:
         if batch.log_events and batch.sinks.up("logs"):
             try:
                 written = self._writer.write(state.account_id, batch.log_events)
-                self._counters["LogEventsRestamped"] += written.restamped
+                self._counters[WorkerMetric.LOG_EVENTS_RESTAMPED] += written.restamped
             except DeliveryError as exc:
                 batch.sinks.mark_down("logs", str(exc), self._counters, self._logger)
                 batch.logs_to.clear()
@@ -576,7 +578,7 @@ class AccountExporter:
                     extra={"jobID": job_id, "position": job.position},
                 )
         report.items_exported += batch.newly
-        self._counters["ItemsExported"] += batch.newly
+        self._counters[WorkerMetric.ITEMS_EXPORTED] += batch.newly
         batch.reset()
         if save:
             self._store.save(state)
@@ -599,7 +601,7 @@ class AccountExporter:
             live_since=live_since,
         )
         if event.problems:
-            self._counters["OddItems"] += 1
+            self._counters[WorkerMetric.ODD_ITEMS] += 1
             self._logger.warning(
                 "Odd job log item exported as well as possible",
                 extra={
@@ -615,38 +617,6 @@ class AccountExporter:
         for event in events:
             if event.time is not None:
                 self.max_lag_seconds = max(self.max_lag_seconds, now - event.time.timestamp())
-
-
-def export_accounts(
-    exporter: AccountExporter,
-    accounts: Sequence[str],
-    deadline: Deadline,
-    *,
-    logger: Logger,
-    counters: Counters,
-) -> RunReport:
-    """Export each account in turn, each with a fair share of the time left."""
-    report = RunReport(counters=counters)
-    # Rotate the starting account every minute so a short budget does not always leave the
-    # same accounts last.
-    offset = int(time.time() // 60) % len(accounts) if accounts else 0
-    ordered = list(accounts[offset:]) + list(accounts[:offset])
-    for index, account_id in enumerate(ordered):
-        if deadline.should_stop():
-            report.accounts.extend(
-                AccountReport(account_id=rest, outcome="not_started", backlog=True)
-                for rest in ordered[index:]
-            )
-            break
-        logger.append_keys(accountID=account_id)
-        try:
-            report.accounts.append(
-                exporter.export(account_id, deadline.share(len(ordered) - index))
-            )
-        finally:
-            logger.remove_keys(["accountID"])
-    report.max_lag_seconds = exporter.max_lag_seconds
-    return report
 
 
 def _advance(

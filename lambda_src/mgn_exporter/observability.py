@@ -7,11 +7,20 @@ environment variables the stack sets.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from enum import StrEnum
 from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+
+from mgn_exporter.metric_names import (
+    ACCOUNT_STALENESS_SECONDS,
+    DispatcherCounters,
+    DispatcherMetric,
+    WorkerCounters,
+    WorkerMetric,
+)
 
 logger = Logger()
 metrics = Metrics()
@@ -37,51 +46,23 @@ def traced(handler: Handler) -> Handler:
     return cast(Handler, tracer.capture_lambda_handler(capture_response=False)(handler))
 
 
-# Counters of a run, as CloudWatch metrics.
-COUNTED_METRICS = (
-    "ItemsExported",
-    "PublishRetries",
-    "FailedEntries",
-    "AccountsFailed",
-    "AccountsSkipped",
-    "AccountsUninitialized",
-    "EventsDeliveryFailed",
-    "LogsDeliveryFailed",
-    "JobsFailed",
-    "JobsDeferred",
-    "Throttles",
-    "TokensRejected",
-    "LogShifts",
-    "LogEventsRestamped",
-    "OddItems",
-    "LeasesLost",
-    "RequestsCovered",
-    "HandOns",
-    "HandOnsFailed",
-    "BadMessages",
-)
-# The stalest account a worker run handled: seconds since its last export that did not fail.
-STALENESS_METRIC = "AccountStalenessSeconds"
-# Counters of a dispatcher run.
-DISPATCH_METRICS = ("AccountsDispatched", "ManagedAccountsUnavailable")
-
-
-def _emit_counts(names: tuple[str, ...], counters: Mapping[str, int]) -> None:
-    # Zeros too: an alarm on a metric that is never emitted would sit in INSUFFICIENT_DATA.
+def _emit_counts(names: Iterable[StrEnum], counters: Mapping[Any, int]) -> None:
+    # Every name, zeros too: an alarm on a metric that is never emitted would sit in
+    # INSUFFICIENT_DATA.
     for name in names:
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=counters.get(name, 0))
+        metrics.add_metric(name=str(name), unit=MetricUnit.Count, value=counters.get(name, 0))
 
 
-def emit_run_metrics(counters: Mapping[str, int], max_staleness_seconds: float | None) -> None:
-    _emit_counts(COUNTED_METRICS, counters)
+def emit_run_metrics(counters: WorkerCounters, max_staleness_seconds: float | None) -> None:
+    _emit_counts(WorkerMetric, counters)
     if max_staleness_seconds is not None:
         # Grows while an account is stuck for any reason (MGN refusing it, a sink down, its
         # table item unwritable); 0 for every account that exported, however old its items
         # were, so a backfill or a long drain reads as healthy.
         metrics.add_metric(
-            name=STALENESS_METRIC, unit=MetricUnit.Seconds, value=max_staleness_seconds
+            name=ACCOUNT_STALENESS_SECONDS, unit=MetricUnit.Seconds, value=max_staleness_seconds
         )
 
 
-def emit_dispatch_metrics(counters: Mapping[str, int]) -> None:
-    _emit_counts(DISPATCH_METRICS, counters)
+def emit_dispatch_metrics(counters: DispatcherCounters) -> None:
+    _emit_counts(DispatcherMetric, counters)

@@ -1,24 +1,21 @@
-"""The adapters wired over the clients into an AccountExporter, and one direct export run.
-
-The deployed functions are the dispatcher and the worker (dispatcher.py, worker.py); the direct
-run exports a list of accounts in one process, for tests and benchmarks of the exporter core.
-"""
+"""The worker's run: the adapters wired over the clients into an AccountExporter, and one SQS
+batch exported with it."""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from mgn_exporter.accounts import resolve_accounts
 from mgn_exporter.checkpoint_store import CheckpointStore
 from mgn_exporter.clients import Clients
 from mgn_exporter.deadline import Deadline
 from mgn_exporter.eventbridge_publisher import EventBridgePublisher
-from mgn_exporter.exporter import AccountExporter, ExportOptions, RunReport, export_accounts
+from mgn_exporter.exporter import AccountExporter, ExportOptions, RunReport
 from mgn_exporter.logs_writer import LogsWriter
+from mgn_exporter.metric_names import WorkerCounters, WorkerMetric
 from mgn_exporter.mgn_reader import MgnReader
 from mgn_exporter.observability import emit_run_metrics, logger
 from mgn_exporter.settings import Settings, SettingsError
@@ -35,7 +32,7 @@ def start_invocation(clients: Clients, deadline: Deadline) -> None:
 
 def finish_invocation(clients: Clients, report: RunReport) -> dict[str, Any]:
     """Emit the run's metrics; returns its report with the invocation's API calls."""
-    report.counters["Throttles"] += clients.counts.throttles
+    report.counters[WorkerMetric.THROTTLES] += clients.counts.throttles
     emit_run_metrics(report.counters, report.max_staleness_seconds)
     result = report.to_dict()
     result["apiCalls"] = dict(sorted(clients.counts.calls.items()))
@@ -48,7 +45,7 @@ def build_exporter(
     *,
     own_account: str,
     invocation_id: str,
-    counters: Counter[str],
+    counters: WorkerCounters,
     clock: Callable[[], float] = time.time,
 ) -> AccountExporter:
     """`clock` is the wall clock of the export (leases, discovery, staleness, log stamps)."""
@@ -76,31 +73,6 @@ def build_exporter(
     )
 
 
-def run_export(
-    settings: Settings,
-    clients: Clients,
-    deadline: Deadline,
-    *,
-    accounts: Sequence[str] | None,
-    own_account: str,
-    invocation_id: str,
-) -> dict[str, Any]:
-    """Export `accounts` (None: the caller's and MGN global view's) in turn within the
-    deadline; returns the run's report."""
-    start_invocation(clients, deadline)
-    counters: Counter[str] = Counter()
-    exporter = build_exporter(
-        settings, clients, own_account=own_account, invocation_id=invocation_id, counters=counters
-    )
-    if accounts is None:
-        reader = MgnReader(clients.mgn, own_account_id=own_account)
-        accounts = resolve_accounts(None, own_account, reader, logger=logger, counters=counters)
-    report = export_accounts(exporter, accounts, deadline, logger=logger, counters=counters)
-    result = finish_invocation(clients, report)
-    logger.info("Export run finished", extra={k: v for k, v in result.items() if k != "accounts"})
-    return result
-
-
 def run_batch(
     event: dict[str, Any],
     settings: Settings,
@@ -114,7 +86,7 @@ def run_batch(
     if settings.work_queue_url is None:
         raise SettingsError("environment variable WORK_QUEUE_URL is required by the worker")
     start_invocation(clients, deadline)
-    counters: Counter[str] = Counter()
+    counters: WorkerCounters = Counter()
     exporter = build_exporter(
         settings, clients, own_account=own_account, invocation_id=invocation_id, counters=counters
     )

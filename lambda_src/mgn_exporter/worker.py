@@ -19,7 +19,6 @@ Every record ends one of three ways:
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,7 @@ from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
 from mgn_exporter.deadline import Deadline
 from mgn_exporter.errors import ExportError, QueueUnavailable
 from mgn_exporter.exporter import AccountExporter, AccountReport, RunReport
+from mgn_exporter.metric_names import WorkerCounters, WorkerMetric
 from mgn_exporter.work_queue import WorkQueue
 from mgn_exporter.work_request import (
     REASON_CONTINUATION,
@@ -72,7 +72,7 @@ class BatchWorker:
         queue: WorkQueue,
         *,
         logger: Logger,
-        counters: Counter[str],
+        counters: WorkerCounters,
         retry_backoff_seconds: int = 0,
     ) -> None:
         self._exporter = exporter
@@ -93,7 +93,7 @@ class BatchWorker:
             try:
                 request = parse_body(record.body)
             except BadMessage as exc:
-                self._counters["BadMessages"] += 1
+                self._counters[WorkerMetric.BAD_MESSAGES] += 1
                 self._logger.error(
                     "Not a work request; it will go to the dead-letter queue",
                     extra={"messageId": record.message_id, "error": str(exc)},
@@ -174,7 +174,7 @@ class BatchWorker:
         try:
             self._queue.send([WorkRequest(account, REASON_CONTINUATION, message_id)])
         except QueueUnavailable as exc:
-            self._counters["HandOnsFailed"] += 1
+            self._counters[WorkerMetric.HAND_ONS_FAILED] += 1
             if report.outcome == "not_started":
                 # Nothing was done: the record itself must come back.
                 report.outcome, report.error = "failed", f"not started, not handed on: {exc}"
@@ -186,7 +186,7 @@ class BatchWorker:
                     extra={"error": str(exc)},
                 )
             return
-        self._counters["HandOns"] += 1
+        self._counters[WorkerMetric.HAND_ONS] += 1
         handed_on.append(account)
         self._logger.info(
             "Backlog handed on to a continuation request",

@@ -85,9 +85,9 @@ def local_cloud() -> Iterator[tuple[str, MgnEmulator]]:
 def invoke(budget_ms: int = 900_000) -> dict[str, Any]:
     """One direct export of the configured accounts (ACCOUNTS): the exporter core the worker
     runs, without the queue around it, with a Lambda-like deadline."""
+    from local.direct_export import run_export
     from mgn_exporter.clients import get_clients
     from mgn_exporter.deadline import Deadline
-    from mgn_exporter.run import run_export
     from mgn_exporter.settings import get_settings, parse_accounts
 
     get_settings.cache_clear()
@@ -325,8 +325,13 @@ def cold_import(runs: int = 7) -> dict[str, Any]:
     results: dict[str, float] = {}
     for label, module, env in (
         ("boto3", "boto3", {}),
-        ("handler", "mgn_exporter.handler", {"POWERTOOLS_TRACE_DISABLED": "true"}),
-        ("handler_sdk_tracing", "mgn_exporter.handler", {"POWERTOOLS_TRACE_DISABLED": "false"}),
+        ("handler", "mgn_exporter.worker_handler", {"POWERTOOLS_TRACE_DISABLED": "true"}),
+        (
+            "handler_sdk_tracing",
+            "mgn_exporter.worker_handler",
+            {"POWERTOOLS_TRACE_DISABLED": "false"},
+        ),
+        ("dispatcher", "mgn_exporter.dispatcher_handler", {"POWERTOOLS_TRACE_DISABLED": "true"}),
     ):
         results[label] = statistics.median(import_seconds(module, env) for _ in range(runs))
     return {
@@ -335,6 +340,8 @@ def cold_import(runs: int = 7) -> dict[str, Any]:
         "handler_with_sdk_tracing_seconds": round(results["handler_sdk_tracing"], 3),
         "ratio": round(results["handler"] / results["boto3"], 2),
         "ratio_with_sdk_tracing": round(results["handler_sdk_tracing"] / results["boto3"], 2),
+        "dispatcher_seconds": round(results["dispatcher"], 3),
+        "dispatcher_ratio": round(results["dispatcher"] / results["boto3"], 2),
     }
 
 
@@ -418,9 +425,10 @@ def main() -> int:
         f"bare {cost['bare_seconds']} s"
     )
     print(
-        f"Cold import: handler {imports['handler_seconds']} s vs boto3 "
+        f"Cold import: worker handler {imports['handler_seconds']} s vs boto3 "
         f"{imports['boto3_seconds']} s = {imports['ratio']}x  (goal <= 1.5); with X-Ray SDK "
-        f"tracing {imports['ratio_with_sdk_tracing']}x"
+        f"tracing {imports['ratio_with_sdk_tracing']}x; dispatcher handler "
+        f"{imports['dispatcher_seconds']} s = {imports['dispatcher_ratio']}x"
     )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:

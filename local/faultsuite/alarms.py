@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mgn_exporter.metric_names import ACCOUNT_STALENESS_SECONDS, DispatcherMetric
+
 COMPARISONS: Mapping[str, Callable[[float, float], bool]] = {
     "GreaterThanOrEqualToThreshold": operator.ge,
     "GreaterThanThreshold": operator.gt,
@@ -143,8 +145,6 @@ def evaluate(
 
 # -- the fault suite's view: one tick stands for one period ------------------------------------
 
-STALENESS = "AccountStalenessSeconds"
-DISPATCHER_METRICS = ("AccountsDispatched", "ManagedAccountsUnavailable")
 WORK_DEAD_LETTERS = "work-dlq.Visible"
 
 
@@ -174,9 +174,9 @@ def observed_as(alarm: Alarm) -> str | None:
     metric = alarm.metric
     dimensions = " ".join(value for _, value in metric.dimensions)
     if not metric.namespace.startswith("AWS/"):
-        if metric.name == STALENESS:
+        if metric.name == ACCOUNT_STALENESS_SECONDS:
             return None
-        role = "dispatcher" if metric.name in DISPATCHER_METRICS else "worker"
+        role = "dispatcher" if metric.name in set(DispatcherMetric) else "worker"
         return f"{role}.{metric.name}"
     if metric.namespace == "AWS/Lambda" and metric.name in ("Errors", "Invocations"):
         role = "dispatcher" if "Dispatcher" in dimensions else "worker"

@@ -58,8 +58,9 @@ def _claim_stdout() -> IO[str]:
 def serve(protocol: IO[str], commands: IO[str]) -> None:
     # Imported only now, after stdout is claimed: Powertools binds its stream at import.
     from local.sandbox.lambda_context import LocalLambdaContext
-    from mgn_exporter.handler import dispatcher_handler, worker_handler
+    from mgn_exporter.dispatcher_handler import handler as dispatcher_handler
     from mgn_exporter.observability import logger
+    from mgn_exporter.worker_handler import handler as worker_handler
 
     handlers = {"worker": worker_handler, "dispatcher": dispatcher_handler}
     capture = SummaryCapture()

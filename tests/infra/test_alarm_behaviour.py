@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from local.direct_export import export_accounts
 from local.fault_proxy import FaultProxy
 from local.faultsuite.alarms import Alarm, MetricKey, evaluate, short_name, template_alarms
 from local.mgn_emulator import make_item
@@ -34,7 +35,6 @@ from local.sandbox.lambda_context import LocalLambdaContext
 from mgn_exporter import observability
 from mgn_exporter.clients import get_clients
 from mgn_exporter.deadline import Deadline
-from mgn_exporter.exporter import export_accounts
 from mgn_exporter.observability import logger
 from mgn_exporter.run import build_exporter, finish_invocation, start_invocation
 from mgn_exporter.settings import get_settings, parse_accounts

@@ -113,7 +113,9 @@ def test_functions_run_the_one_code_asset_lambda_src_without_caches(synth: Synth
     assert len(code_assets) == 1
     asset_dir = synth.outdir / code_assets[0]["source"]["path"]
     assert (asset_dir / "mgn_exporter" / "__init__.py").is_file()
-    assert (asset_dir / "mgn_exporter" / "handler.py").is_file()
+    for handler in (c.DISPATCHER_HANDLER, c.WORKER_HANDLER):
+        module = handler.rpartition(".")[0]
+        assert (asset_dir / (module.replace(".", "/") + ".py")).is_file()
     names = {p.name for p in asset_dir.rglob("*")}
     assert "__pycache__" not in names
     assert not any(name.endswith(".pyc") for name in names)
@@ -776,20 +778,20 @@ EXPECTED_ALARMS: dict[str, tuple[str, str, str, str, float]] = {
         GE,
         work_queue_age_alarm_seconds(int(c.CONTEXT_DEFAULTS[c.CTX_SCHEDULE_RATE_MINUTES])),
     ),
-    "AccountsFailed": (c.METRICS_NAMESPACE, c.METRIC_ACCOUNTS_FAILED, "Sum", GE, 1),
-    "FailedEntries": (c.METRICS_NAMESPACE, c.METRIC_FAILED_ENTRIES, "Sum", GE, 1),
-    "MgnThrottles": (c.METRICS_NAMESPACE, c.METRIC_THROTTLES, "Sum", GE, 10),
+    "AccountsFailed": (c.METRICS_NAMESPACE, "AccountsFailed", "Sum", GE, 1),
+    "FailedEntries": (c.METRICS_NAMESPACE, "FailedEntries", "Sum", GE, 1),
+    "MgnThrottles": (c.METRICS_NAMESPACE, "Throttles", "Sum", GE, 10),
     "AccountStaleness": (
         c.METRICS_NAMESPACE,
-        c.METRIC_ACCOUNT_STALENESS_SECONDS,
+        "AccountStalenessSeconds",
         "Maximum",
         GE,
         STALENESS_SECONDS,
     ),
-    "EventsDelivery": (c.METRICS_NAMESPACE, c.METRIC_EVENTS_DELIVERY_FAILED, "Sum", GE, 1),
-    "LogsDelivery": (c.METRICS_NAMESPACE, c.METRIC_LOGS_DELIVERY_FAILED, "Sum", GE, 1),
-    "LogShifts": (c.METRICS_NAMESPACE, c.METRIC_LOG_SHIFTS, "Sum", GE, 1),
-    "JobsFailed": (c.METRICS_NAMESPACE, c.METRIC_JOBS_FAILED, "Sum", GE, 1),
+    "EventsDelivery": (c.METRICS_NAMESPACE, "EventsDeliveryFailed", "Sum", GE, 1),
+    "LogsDelivery": (c.METRICS_NAMESPACE, "LogsDeliveryFailed", "Sum", GE, 1),
+    "LogShifts": (c.METRICS_NAMESPACE, "LogShifts", "Sum", GE, 1),
+    "JobsFailed": (c.METRICS_NAMESPACE, "JobsFailed", "Sum", GE, 1),
     "WorkDeadLetters": DLQ_DEPTH,
     "DispatcherAsyncFailures": DLQ_DEPTH,
     "AlertDelivery": DLQ_DEPTH,

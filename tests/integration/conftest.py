@@ -211,9 +211,9 @@ def world(
 def invoke(budget_ms: int = 60_000, request_id: str | None = None) -> dict[str, Any]:
     """One direct export run of the configured accounts (ACCOUNTS), with a Lambda-like
     deadline: the exporter core as the worker runs it, without the queue around it."""
+    from local.direct_export import run_export
     from mgn_exporter.clients import get_clients
     from mgn_exporter.deadline import Deadline
-    from mgn_exporter.run import run_export
     from mgn_exporter.settings import parse_accounts
 
     context = LocalLambdaContext(budget_ms=budget_ms, account_id=OWN_ACCOUNT, region=REGION)

@@ -178,7 +178,7 @@ class QueueWorld:
 
     def dispatch(self, tick: str) -> dict[str, Any]:
         """One invocation of the real dispatcher for the schedule's tick `tick`."""
-        from mgn_exporter.handler import dispatcher_handler
+        from mgn_exporter.dispatcher_handler import handler as dispatcher_handler
 
         context = LocalLambdaContext(budget_ms=30_000, account_id=OWN_ACCOUNT, region=REGION)
         result: dict[str, Any] = dispatcher_handler(scheduled_event(tick), context)
@@ -187,7 +187,7 @@ class QueueWorld:
     def in_process_worker(self, budget_ms: int) -> Invoke:
         """The real worker handler, called in the poller's thread with a `budget_ms` deadline."""
         self.check_budget(budget_ms)
-        from mgn_exporter.handler import worker_handler
+        from mgn_exporter.worker_handler import handler as worker_handler
 
         def invoke(event: dict[str, Any]) -> Any:
             context = LocalLambdaContext(budget_ms=budget_ms, account_id=OWN_ACCOUNT, region=REGION)

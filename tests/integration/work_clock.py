@@ -12,11 +12,11 @@ from typing import Any
 import botocore.endpoint
 import pytest
 
+from local.direct_export import run_export
 from mgn_exporter import run as run_module
 from mgn_exporter.clients import get_clients
 from mgn_exporter.deadline import Deadline
 from mgn_exporter.exporter import AccountExporter
-from mgn_exporter.run import run_export
 from mgn_exporter.settings import get_settings, parse_accounts
 from tests.integration.conftest import OWN_ACCOUNT
 

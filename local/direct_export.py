@@ -1,0 +1,79 @@
+"""One export of a list of accounts in one process, without the queue: the exporter core as the
+worker runs it, driven directly by the integration tests and the benchmarks. (The deployed
+functions' entry points are mgn_exporter.dispatcher_handler and mgn_exporter.worker_handler.)"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from mgn_exporter.accounts import resolve_accounts
+from mgn_exporter.clients import Clients
+from mgn_exporter.deadline import Deadline
+from mgn_exporter.exporter import AccountExporter, AccountReport, RunReport
+from mgn_exporter.metric_names import WorkerCounters
+from mgn_exporter.mgn_reader import MgnReader
+from mgn_exporter.observability import logger
+from mgn_exporter.run import build_exporter, finish_invocation, start_invocation
+from mgn_exporter.settings import Settings
+
+
+def run_export(
+    settings: Settings,
+    clients: Clients,
+    deadline: Deadline,
+    *,
+    accounts: Sequence[str] | None,
+    own_account: str,
+    invocation_id: str,
+) -> dict[str, Any]:
+    """Export `accounts` (None: the caller's and MGN global view's) in turn within the
+    deadline; returns the run's report."""
+    start_invocation(clients, deadline)
+    counters: WorkerCounters = Counter()
+    exporter = build_exporter(
+        settings, clients, own_account=own_account, invocation_id=invocation_id, counters=counters
+    )
+    if accounts is None:
+        reader = MgnReader(clients.mgn, own_account_id=own_account)
+        accounts = resolve_accounts(None, own_account, reader, logger=logger, counters=Counter())
+    report = export_accounts(exporter, accounts, deadline, logger=logger, counters=counters)
+    result = finish_invocation(clients, report)
+    logger.info("Export run finished", extra={k: v for k, v in result.items() if k != "accounts"})
+    return result
+
+
+def export_accounts(
+    exporter: AccountExporter,
+    accounts: Sequence[str],
+    deadline: Deadline,
+    *,
+    logger: Logger,
+    counters: WorkerCounters,
+) -> RunReport:
+    """Export each account in turn, each with a fair share of the time left."""
+    report = RunReport(counters=counters)
+    # Rotate the starting account every minute so a short budget does not always leave the
+    # same accounts last.
+    offset = int(time.time() // 60) % len(accounts) if accounts else 0
+    ordered = list(accounts[offset:]) + list(accounts[:offset])
+    for index, account_id in enumerate(ordered):
+        if deadline.should_stop():
+            report.accounts.extend(
+                AccountReport(account_id=rest, outcome="not_started", backlog=True)
+                for rest in ordered[index:]
+            )
+            break
+        logger.append_keys(accountID=account_id)
+        try:
+            report.accounts.append(
+                exporter.export(account_id, deadline.share(len(ordered) - index))
+            )
+        finally:
+            logger.remove_keys(["accountID"])
+    report.max_lag_seconds = exporter.max_lag_seconds
+    return report
