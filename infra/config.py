@@ -10,13 +10,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_cdk import aws_logs as logs
 
 from infra import constants as c
+from mgn_exporter import config_rules as rules
 
-ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
+T = TypeVar("T")
+
 # EventBridge: bus names are [/.\-_A-Za-z0-9]{1,256}; "default" is the account's own bus.
 BUS_NAME = re.compile(r"^[/\.\-_A-Za-z0-9]{1,256}$")
 # CloudWatch Logs group names.
@@ -107,7 +109,7 @@ class ExporterConfig:
 
         config = cls(
             event_bus_name=_optional(raw, c.CTX_EVENT_BUS_NAME, BUS_NAME),
-            event_source=_event_source(raw(c.CTX_EVENT_SOURCE)),
+            event_source=_ruled(c.CTX_EVENT_SOURCE, rules.event_source, raw(c.CTX_EVENT_SOURCE)),
             event_log_group_name=_optional(raw, c.CTX_EVENT_LOG_GROUP_NAME, LOG_GROUP_NAME),
             dashboard_name=_optional(raw, c.CTX_DASHBOARD_NAME, DASHBOARD_NAME),
             event_log_retention_days=_retention(raw, c.CTX_EVENT_LOG_RETENTION_DAYS),
@@ -115,9 +117,13 @@ class ExporterConfig:
             function_log_retention_days=_retention(raw, c.CTX_FUNCTION_LOG_RETENTION_DAYS),
             schedule_rate_minutes=_int(raw, c.CTX_SCHEDULE_RATE_MINUTES, 1, 60),
             accounts=_accounts(raw(c.CTX_ACCOUNTS)),
-            backfill_days=_int(raw, c.CTX_BACKFILL_DAYS, 0, 365),
-            discovery_overlap_minutes=_int(raw, c.CTX_DISCOVERY_OVERLAP_MINUTES, 0, 7 * 24 * 60),
-            deadline_margin_seconds=_int(raw, c.CTX_DEADLINE_MARGIN_SECONDS, 1, 600),
+            backfill_days=_setting(raw, c.CTX_BACKFILL_DAYS, "BACKFILL_DAYS"),
+            discovery_overlap_minutes=_setting(
+                raw, c.CTX_DISCOVERY_OVERLAP_MINUTES, "DISCOVERY_OVERLAP_MINUTES"
+            ),
+            deadline_margin_seconds=_setting(
+                raw, c.CTX_DEADLINE_MARGIN_SECONDS, "DEADLINE_MARGIN_SECONDS"
+            ),
             log_level=_log_level(raw(c.CTX_LOG_LEVEL)),
             service_name=_matching(raw, c.CTX_SERVICE_NAME, SERVICE_NAME),
             archive_enabled=_bool(raw, c.CTX_ARCHIVE_ENABLED),
@@ -212,33 +218,22 @@ def _retention(raw: Callable[[str], Any], key: str) -> int:
     return days
 
 
-def _event_source(raw_value: Any) -> str:
-    if not isinstance(raw_value, str) or not raw_value.strip():
-        raise ConfigError(f"context {c.CTX_EVENT_SOURCE} must be a non-empty string")
-    value = raw_value.strip()
-    # EventBridge reserves aws.* for AWS services; PutEvents would reject every entry.
-    if value.lower().startswith("aws."):
-        raise ConfigError(f"context {c.CTX_EVENT_SOURCE} must not start with 'aws.': {value!r}")
-    if len(value) > 256:
-        raise ConfigError(f"context {c.CTX_EVENT_SOURCE} must be at most 256 characters")
-    return value
+def _ruled(key: str, rule: Callable[[Any], T], value: Any) -> T:
+    """A value checked by the functions' own rule (mgn_exporter.config_rules)."""
+    try:
+        return rule(value)
+    except rules.InvalidValue as error:
+        raise ConfigError(f"context {key} {error}") from None
+
+
+def _setting(raw: Callable[[str], Any], key: str, variable: str) -> int:
+    """An integer the stack passes to the functions as `variable`: the functions' bounds."""
+    return _ruled(key, lambda value: rules.bounded_int(value, variable), raw(key))
 
 
 def _accounts(value: Any) -> str:
-    if isinstance(value, list):
-        value = ",".join(str(v) for v in value)
-    if not isinstance(value, str):
-        raise ConfigError(f"context {c.CTX_ACCOUNTS} must be 'auto' or a list of account IDs")
-    text = value.strip()
-    if text.lower() == "auto":
-        return "auto"
-    accounts = [part.strip() for part in text.split(",") if part.strip()]
-    if not accounts or not all(ACCOUNT_ID.match(a) for a in accounts):
-        raise ConfigError(
-            f"context {c.CTX_ACCOUNTS} must be 'auto' or comma-separated 12-digit account IDs, "
-            f"got {value!r}"
-        )
-    return ",".join(dict.fromkeys(accounts))
+    ids = _ruled(c.CTX_ACCOUNTS, rules.accounts, value)
+    return rules.AUTO_ACCOUNTS if ids is None else ",".join(ids)
 
 
 def _log_level(value: Any) -> str:

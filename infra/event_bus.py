@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_events as events
@@ -83,9 +83,7 @@ class ExporterEventBus(Construct):
         super().__init__(scope, construct_id)
         self.event_source = event_source
         self.bus = events.EventBus(self, "Bus", event_bus_name=bus_name)
-        # The bus name as GetAtt Name rather than Ref: the same value in CloudFormation, but
-        # moto's Ref of a bus yields no name, and the local deploy must resolve it too.
-        self.bus_name: str = cast(events.CfnEventBus, self.bus.node.default_child).attr_name
+        self.bus_name: str = self.bus.event_bus_name
 
         self.archive: events.Archive | None = None
         if archive_enabled:
@@ -148,7 +146,6 @@ class ExporterEventBus(Construct):
             description=description,
             event_pattern=self.event_pattern(detail),
         )
-        cast(events.CfnRule, rule.node.default_child).event_bus_name = self.bus_name
         rule.add_target(
             targets.SnsTopic(
                 self.alert_topic,

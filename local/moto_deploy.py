@@ -155,11 +155,25 @@ def _spell_out_alarm_arns(node: Any, arns: dict[str, dict[str, Any]], used: set[
     return node
 
 
+def _spell_out_bus_names(node: Any, names: dict[str, Any]) -> Any:
+    """``node`` with every Ref to an event bus in ``names`` replaced by the bus's Name (the
+    value or the expression of the template), which is what CloudFormation resolves the Ref to
+    (moto's Ref of a bus does not)."""
+    if isinstance(node, dict):
+        if set(node) == {"Ref"} and node["Ref"] in names:
+            return copy.deepcopy(names[node["Ref"]])
+        return {key: _spell_out_bus_names(value, names) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_spell_out_bus_names(item, names) for item in node]
+    return node
+
+
 def trim_template(
     template: dict[str, Any],
     unsupported: frozenset[str] = MOTO_UNSUPPORTED_RESOURCE_TYPES,
 ) -> TrimResult:
-    """Drop the resource types moto cannot create; touch nothing else but alarm ARNs.
+    """Drop the resource types moto cannot create; touch nothing else but alarm ARNs and bus
+    names.
 
     DependsOn entries and outputs that name a dropped resource go with it. A kept resource
     that refers to a dropped alarm's ARN (the dashboard's alarm widget does) gets the ARN
@@ -184,6 +198,16 @@ def trim_template(
     }
     for logical_id in dropped_ids:
         del resources[logical_id]
+
+    bus_names = {
+        logical_id: resource["Properties"]["Name"]
+        for logical_id, resource in resources.items()
+        if resource.get("Type") == "AWS::Events::EventBus"
+        and "Name" in resource.get("Properties", {})
+    }
+    for logical_id in list(resources):
+        resources[logical_id] = _spell_out_bus_names(resources[logical_id], bus_names)
+    trimmed["Outputs"] = _spell_out_bus_names(trimmed.get("Outputs", {}), bus_names)
 
     respelled: dict[str, list[str]] = {}
     for logical_id in list(resources):

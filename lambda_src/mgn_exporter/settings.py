@@ -8,13 +8,14 @@ have no defaults: a missing or bad one fails at cold start with an error naming 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 
-ACCOUNT_ID_PATTERN = re.compile(r"^[0-9]{12}$")
-AUTO_ACCOUNTS = "auto"
+from mgn_exporter.config_rules import InvalidValue, accounts, bounded_int, event_source
+
+T = TypeVar("T")
 
 
 class SettingsError(ValueError):
@@ -42,18 +43,14 @@ class Settings:
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         return cls(
             event_bus_name=_required(env, "EVENT_BUS_NAME"),
-            event_source=_event_source(_required(env, "EVENT_SOURCE")),
+            event_source=_checked("EVENT_SOURCE", event_source, _required(env, "EVENT_SOURCE")),
             log_group_name=_required(env, "EVENT_LOG_GROUP_NAME"),
             checkpoint_table_name=_required(env, "CHECKPOINT_TABLE_NAME"),
             work_queue_url=env.get("WORK_QUEUE_URL", "").strip() or None,
-            backfill_days=_int(env, "BACKFILL_DAYS", 7, minimum=0, maximum=365),
-            discovery_overlap_minutes=_int(
-                env, "DISCOVERY_OVERLAP_MINUTES", 60, minimum=0, maximum=7 * 24 * 60
-            ),
-            deadline_margin_seconds=float(
-                _int(env, "DEADLINE_MARGIN_SECONDS", 10, minimum=1, maximum=600)
-            ),
-            retry_backoff_seconds=_int(env, "RETRY_BACKOFF_SECONDS", 0, minimum=0, maximum=900),
+            backfill_days=_int(env, "BACKFILL_DAYS", 7),
+            discovery_overlap_minutes=_int(env, "DISCOVERY_OVERLAP_MINUTES", 60),
+            deadline_margin_seconds=float(_int(env, "DEADLINE_MARGIN_SECONDS", 10)),
+            retry_backoff_seconds=_int(env, "RETRY_BACKOFF_SECONDS", 0),
         )
 
 
@@ -91,42 +88,17 @@ def _required(env: Mapping[str, str], name: str) -> str:
     return value
 
 
-def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
+def _checked(name: str, rule: Callable[[str], T], value: str) -> T:
     try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(
-            f"environment variable {name} must be an integer, got {raw!r}"
-        ) from None
-    if not minimum <= value <= maximum:
-        raise SettingsError(
-            f"environment variable {name} must be between {minimum} and {maximum}, got {value}"
-        )
-    return value
+        return rule(value)
+    except InvalidValue as error:
+        raise SettingsError(f"environment variable {name} {error}") from None
 
 
-def _event_source(value: str) -> str:
-    # EventBridge reserves the aws. prefix for AWS services; PutEvents would reject every entry.
-    if value.lower().startswith("aws."):
-        raise SettingsError(
-            f"environment variable EVENT_SOURCE must not start with 'aws.': {value!r}"
-        )
-    if len(value) > 256:
-        raise SettingsError("environment variable EVENT_SOURCE must be at most 256 characters")
-    return value
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    return _checked(name, lambda value: bounded_int(value, name), raw) if raw else default
 
 
 def parse_accounts(value: str) -> tuple[str, ...] | None:
-    if value.lower() == AUTO_ACCOUNTS:
-        return None
-    accounts = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
-    bad = [account for account in accounts if not ACCOUNT_ID_PATTERN.match(account)]
-    if bad or not accounts:
-        raise SettingsError(
-            "environment variable ACCOUNTS must be 'auto' or a comma-separated list of "
-            f"12-digit account IDs, got {value!r}"
-        )
-    return accounts
+    return _checked("ACCOUNTS", accounts, value)

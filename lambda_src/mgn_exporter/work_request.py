@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from mgn_exporter.settings import ACCOUNT_ID_PATTERN
+from mgn_exporter.config_rules import ACCOUNT_ID_PATTERN
 
 MESSAGE_VERSION = 1
 REASON_SCHEDULE = "schedule"  # the dispatcher's tick

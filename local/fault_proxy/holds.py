@@ -15,11 +15,16 @@ HoldMatch = Callable[[str, bytes], bool]
 
 
 class Hold:
-    def __init__(self, matches: HoldMatch) -> None:
+    """Holds the matching calls until ``release()``, or for at most ``timeout`` seconds each (a
+    caller's deadline keeps running while its call is held)."""
+
+    def __init__(self, matches: HoldMatch, timeout: float | None = None) -> None:
         self._matches = matches
+        self._timeout = timeout
         self._released = threading.Event()
         self._lock = threading.Lock()
         self._held = 0
+        self.timed_out = 0  # calls let go by the timeout, not by release()
 
     @property
     def held(self) -> int:
@@ -40,7 +45,9 @@ class Hold:
             return
         with self._lock:
             self._held += 1
-        self._released.wait()
+        if not self._released.wait(self._timeout):
+            with self._lock:
+                self.timed_out += 1
 
 
 class Holds:

@@ -122,11 +122,12 @@ class FaultProxy(BackgroundServer):
         """Remove every rule, or those injected with exactly this operation pattern."""
         self._book.clear(operation)
 
-    def hold(self, matches: HoldMatch) -> Hold:
+    def hold(self, matches: HoldMatch, timeout: float | None = None) -> Hold:
         """Hold every call for which ``matches(operation, body)`` is true, on arrival (before
-        any fault), until ``release()`` of the returned Hold. ``matches`` is called from the
-        proxy's threads, one a call, for the calls that arrive while the hold is in place."""
-        return self._pipeline.holds.add(Hold(matches))
+        any fault), until ``release()`` of the returned Hold, or for at most ``timeout``
+        seconds. ``matches`` is called from the proxy's threads, one a call, for the calls
+        that arrive while the hold is in place."""
+        return self._pipeline.holds.add(Hold(matches, timeout))
 
     @property
     def rules(self) -> list[Rule]:

@@ -387,7 +387,8 @@ class Harness:
                 bus, logs = self.sinks()
                 missing = sum(1 for e in expected if not (bus[e] and logs[e]))
                 self.problems.append(
-                    f"not drained after {max_ticks} ticks: {missing} items missing"
+                    f"not drained after {max_ticks} ticks: {missing} items missing "
+                    f"({self.undrained(expected)})"
                 )
             self.settle()
         except TimeoutError:
@@ -537,6 +538,28 @@ class Harness:
     def drained(self, expected: dict[str, ItemKey]) -> bool:
         bus, logs = self.sinks()
         return all(bus[event_id] and logs[event_id] for event_id in expected)
+
+    def undrained(self, expected: dict[str, ItemKey]) -> str:
+        """Which accounts miss items, and what each invocation did with them (a problem's
+        details: a world left undrained must say why without a rerun)."""
+        bus, logs = self.sinks()
+        missing = Counter(
+            key.account_id
+            for event_id, key in expected.items()
+            if not (bus[event_id] and logs[event_id])
+        )
+        lines = []
+        for account, count in sorted(missing.items()):
+            history = [
+                f"{run.origin}@{run.started_at - self.started:.1f}s:"
+                f"{run.outcomes().get(account, '?')}"
+                f"{'+handed-on' if account in run.handed_on else ''}"
+                f"{'(killed)' if run.killed else ''}"
+                for run in self.worker_invocations()
+                if account in run.accounts or account in run.outcomes()
+            ]
+            lines.append(f"{account}: {count} items missing; invocations {history}")
+        return "; ".join(lines)
 
     # -- checks ---------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from local.mgn_emulator.programme import Programme
 from local.sandbox.checkpoints import Checkpoint
 from local.sandbox.drain import DrainResult
 from local.sandbox.ticks import TickHistory
+from local.sandbox.words import plural
 
 COLUMNS = (
     ("account", 28),
@@ -143,7 +144,3 @@ def queue_line(drain: DrainResult | None, retry_backoff: str | None) -> str:
         if held:
             text += f" and {held} held behind in the same message group"
     return text + f"; dead-letter queue: {plural(dead, 'message')}"
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"

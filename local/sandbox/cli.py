@@ -12,15 +12,34 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from local.sandbox.errors import SandboxError
 from local.sandbox.run import Options, run
+
+
+def _number(kind: type[int] | type[float], low: float, high: float | None = None) -> Any:
+    """An argparse type: a `kind` within [low, high]; argparse names the option on error."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {kind.__name__}, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # what argparse calls the type in its messages
+    return parse
 
 
 def parse_args(argv: list[str] | None) -> Options:
     defaults = Options()
     parser = argparse.ArgumentParser(
         prog="python -m local.sandbox",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Deploy the stack into moto (in process, 127.0.0.1), feed it a simulated MGN "
         "migration programme from the MGN emulator, run the deployed dispatcher on the "
         "schedule's ticks and the deployed worker on its work queue, show the events, alerts, "
@@ -30,73 +49,86 @@ def parse_args(argv: list[str] | None) -> Options:
     world = parser.add_argument_group("the simulated programme")
     world.add_argument(
         "--accounts",
-        type=int,
+        type=_number(int, 1, 1000),
         default=defaults.accounts,
-        help="accounts, the stack's own included; the last is uninitialized",
+        help="accounts, the stack's own included",
     )
-    world.add_argument("--jobs", type=int, default=defaults.jobs, help="test and cutover jobs")
+    world.add_argument(
+        "--uninitialized",
+        type=_number(int, 0),
+        default=defaults.uninitialized,
+        help="of the member accounts, the last so many have MGN uninitialized",
+    )
+    world.add_argument(
+        "--jobs", type=_number(int, 0), default=defaults.jobs, help="test and cutover jobs"
+    )
     world.add_argument(
         "--ticks",
-        type=int,
+        type=_number(int, 1),
         default=defaults.ticks,
         help="schedule ticks; with two or more, the last adds the live wave (MGN items logged "
         "after the first export: the only ones the alert rules match)",
     )
-    world.add_argument("--seed", type=int, default=defaults.seed)
+    world.add_argument(
+        "--seed", type=int, default=defaults.seed, help="the programme and the faults drawn"
+    )
     world.add_argument(
         "--tick-minutes",
-        type=float,
+        type=_number(float, 0.01),
         default=None,
         help="simulated minutes per tick (default: the deployed schedule's rate, "
         "shortened so that the ticks fit the exporter's discovery overlap)",
     )
     world.add_argument(
         "--history-days",
-        type=float,
+        type=_number(float, 0),
         default=defaults.history_days,
         help="completed waves before the live window (0: none)",
     )
     world.add_argument(
         "--failure-rate",
-        type=float,
+        type=_number(float, 0),
         default=defaults.failure_rate,
         help="scales every failure chance (0: no failures)",
     )
     faults = parser.add_argument_group("MGN emulator knobs")
     faults.add_argument(
         "--throttle-rate",
-        type=float,
+        type=_number(float, 0, 1),
         default=defaults.throttle_rate,
         help="share of MGN calls answered ThrottlingException",
     )
     faults.add_argument(
         "--error-rate",
-        type=float,
+        type=_number(float, 0, 1),
         default=defaults.error_rate,
         help="share of MGN calls answered with a 5xx",
     )
     faults.add_argument(
-        "--page-size", type=int, default=None, help="cap on every MGN page (short pages)"
+        "--page-size",
+        type=_number(int, 1, 1000),
+        default=None,
+        help="cap on every MGN page (short pages)",
     )
     faults.add_argument(
         "--token-ttl",
-        type=float,
+        type=_number(float, 1),
         default=defaults.token_ttl,
         help="nextToken lifetime, simulated seconds",
     )
     run_group = parser.add_argument_group("the run")
     run_group.add_argument(
         "--function-timeout",
-        type=float,
+        type=_number(float, 1, 900),
         default=defaults.function_timeout,
         help="deadline of each invocation, seconds (at most the function's deployed Timeout)",
     )
     run_group.add_argument(
         "--workers",
-        type=int,
+        type=_number(int, 1),
         default=defaults.workers,
         help="worker environments polling the work queue at once, at most the deployed "
-        "mapping's MaximumConcurrency (default 2, for a 2-core machine)",
+        "mapping's MaximumConcurrency (2 suits a 2-core machine)",
     )
     run_group.add_argument(
         "--cdk-out",
@@ -120,6 +152,7 @@ def parse_args(argv: list[str] | None) -> Options:
         parser.error("--skip-synth needs --cdk-out")
     return Options(
         accounts=args.accounts,
+        uninitialized=args.uninitialized,
         jobs=args.jobs,
         ticks=args.ticks,
         seed=args.seed,

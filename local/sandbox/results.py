@@ -28,6 +28,7 @@ from local.sandbox.summary import (
     sample_log_lines,
 )
 from local.sandbox.ticks import TickHistory, TickRecord
+from local.sandbox.words import plural
 
 
 def exporter_events(stack: DeployedStack, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -70,8 +71,8 @@ def show_results(
 
     streams = sorted({r.stream for r in records})
     say.line(
-        f"Event log group {stack.event_log_group}: {len(records):,} lines in "
-        f"{len(streams)} streams (one per account per day); a few:",
+        f"Event log group {stack.event_log_group}: {plural(len(records), 'line')} in "
+        f"{plural(len(streams), 'stream')} (one per account per day); a few:",
         1,
     )
     for record in sample_log_lines(records):

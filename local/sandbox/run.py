@@ -34,6 +34,7 @@ from local.sandbox.summary import (
 )
 from local.sandbox.synth import synthesize
 from local.sandbox.ticks import TickLoop
+from local.sandbox.words import noun, plural
 
 REGION = "us-east-1"
 # A tick's drain that takes longer than this is a defect (a queue that never settles).
@@ -51,6 +52,7 @@ TICK_LEGEND = [
 @dataclass(frozen=True)
 class Options:
     accounts: int = 5
+    uninitialized: int = 1  # the last member accounts, MGN not initialized there
     jobs: int = 60
     ticks: int = 10
     seed: int = 1
@@ -90,8 +92,8 @@ def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> O
         "simulated MGN migration programme"
     )
     say.line(
-        f"seed {options.seed}, {options.accounts} accounts, {options.jobs} jobs, "
-        f"{options.ticks} ticks"
+        f"seed {options.seed}, {plural(options.accounts, 'account')}, "
+        f"{plural(options.jobs, 'job')}, {plural(options.ticks, 'tick')}"
     )
     with ExitStack() as resources:
         workdir = Path(resources.enter_context(tempfile.TemporaryDirectory(prefix="mgn-sandbox-")))
@@ -116,6 +118,7 @@ def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> O
         spec = ProgrammeSpec(
             accounts=options.accounts,
             jobs=options.jobs,
+            uninitialized=options.uninitialized,
             seed=options.seed,
             failure_rate=options.failure_rate,
         )
@@ -212,8 +215,9 @@ def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> O
         say.line()
         say.lines(check_lines(check), indent=0)
         say.line(
-            f"Sandbox: {len(history.records)} ticks ({history.drains} drain), "
-            f"{len(history.batches)} worker invocations, {cold_starts} cold starts, "
+            f"Sandbox: {plural(len(history.records), 'tick')} ({history.drains} drain), "
+            f"{plural(len(history.batches), 'worker invocation')}, "
+            f"{plural(cold_starts, 'cold start')}, "
             f"{elapsed:.1f} s"
         )
         report.update(
@@ -344,22 +348,22 @@ def _show_programme(
     history = [job for job in programme.jobs if not job.live]
     say.step(
         f"MGN emulator at {emulator.endpoint_url} playing a migration programme: "
-        f"{len(programme.accounts)} accounts"
+        f"{plural(len(programme.accounts), 'account')}"
         + (f" ({', '.join(uninitialized)} uninitialized)" if uninitialized else "")
-        + f", {len(programme.jobs)} jobs, {programme.item_count:,} items"
+        + f", {plural(len(programme.jobs), 'job')}, {plural(programme.item_count, 'item')}"
     )
     if history and plan.history_start is not None:
         say.line(
-            f"history: {len(history)} jobs from {plan.history_start:%Y-%m-%d %H:%M} UTC, "
+            f"history: {plural(len(history), 'job')} from {plan.history_start:%Y-%m-%d %H:%M} UTC, "
             "complete before the first tick (the first run backfills them)",
             1,
         )
     step_minutes = plan.step.total_seconds() / 60
     say.line(
         f"live window {plan.live_start:%H:%M}-{plan.live_end:%H:%M} UTC: "
-        f"{len(programme.jobs) - len(history)} jobs appear as simulated time passes, "
-        f"{plan.ticks} ticks of {step_minutes:g} simulated minutes (all of it logged before "
-        "the first tick's real time: backfill to the exporter too)",
+        f"{plural(len(programme.jobs) - len(history), 'job')} appear as simulated time passes, "
+        f"{plural(plan.ticks, 'tick')} of {step_minutes:g} simulated minutes (all of it logged "
+        "before the first tick's real time: backfill to the exporter too)",
         1,
     )
     if wave is None:
@@ -370,7 +374,8 @@ def _show_programme(
         )
     else:
         say.line(
-            f"live wave: {len(wave.shape.jobs)} more jobs ({wave.shape.item_count} items) in "
+            f"live wave: {len(wave.shape.jobs)} more {noun(len(wave.shape.jobs), 'job')} "
+            f"({plural(wave.shape.item_count, 'item')}) in "
             f"account {wave.account_id}, laid at the last tick between its first export and "
             "the real time: the live items (backfill: false), what the alert rules fire on",
             1,

@@ -12,6 +12,7 @@ from local.sandbox.capture import LogRecord
 from local.sandbox.check import CheckResult
 from local.sandbox.queries import QueryRun
 from local.sandbox.stack import AlertRule
+from local.sandbox.words import noun, plural
 
 INDENT = "    "
 LINE_WIDTH = 150
@@ -96,7 +97,7 @@ def alert_lines(matches: list[RuleMatches], messages: list[str], subscriber: str
     expected = sum(len(match.events) for match in matches)
     topics = sorted({arn.rsplit(":", 1)[-1] for m in matches for arn in m.rule.topic_arns})
     lines.append(
-        f"-> {', '.join(topics)} delivered {len(messages)} messages to {subscriber}"
+        f"-> {', '.join(topics)} delivered {plural(len(messages), 'message')} to {subscriber}"
         + ("" if len(messages) == expected else f" (expected {expected})")
         + ("; the first:" if messages else "")
     )
@@ -156,7 +157,7 @@ def function_log_lines(
             if kind == "WARNING" and message not in warned:
                 warned.append(message)
     shown = ", ".join(f"{count} {level}" for level, count in levels.most_common())
-    out = [f"{group}: {len(lines)} lines ({shown})"]
+    out = [f"{group}: {plural(len(lines), 'line')} ({shown})"]
     out.extend(
         f"{INDENT}account {account}: {clip(error, 110)}" for account, error in errors.items()
     )
@@ -167,8 +168,9 @@ def function_log_lines(
 def check_lines(check: CheckResult) -> list[str]:
     verdict = "PASS" if check.passed else "FAIL"
     lines = [
-        f"Exactly once: {verdict}: {check.expected:,} items in MGN ({check.accounts} initialized "
-        "accounts), each once in EventBridge and once in the event log group"
+        f"Exactly once: {verdict}: {plural(check.expected, 'item')} in MGN "
+        f"({check.accounts} initialized {noun(check.accounts, 'account')}), each once in "
+        "EventBridge and once in the event log group"
     ]
     for sink in check.sinks:
         lines.append(

@@ -47,5 +47,8 @@ def synthesize(outdir: Path) -> float:
         process.wait()
         raise
     if process.returncode != 0:
-        raise SandboxError(f"synth failed (python app.py):\n{stderr[-4000:]}")
+        # app.py says what is wrong in one line ("synth failed: context ... must ..."): that
+        # line alone, else the end of what it printed (a traceback).
+        said = [line for line in stderr.splitlines() if line.startswith("synth failed")]
+        raise SandboxError(said[-1] if said else f"synth failed (python app.py):\n{stderr[-4000:]}")
     return time.monotonic() - started

@@ -38,6 +38,7 @@ from local.sandbox.live_wave import LiveWave, combined
 from local.sandbox.progress import TickRow, TickTable
 from local.sandbox.simulation import TimePlan
 from local.sandbox.stack import DeployedStack
+from local.sandbox.words import plural
 
 WORK_DISPATCHED = "Work dispatched"
 # How an account's last outcome in a tick reads in the table.
@@ -281,7 +282,8 @@ class TickLoop:
             self._table.running(
                 label,
                 simulated,
-                f"draining the work queue: {len(answered)} batches, {items:,} items exported",
+                f"draining the work queue: {plural(len(answered), 'batch')}, "
+                f"{plural(items, 'item')} exported",
             )
 
         drain = self._drain.run(
@@ -331,9 +333,10 @@ class TickLoop:
         jobs = wave.laid.jobs
         first, last = min(job.created for job in jobs), max(job.ended for job in jobs)
         return (
-            f"live wave: {len(jobs)} jobs, {wave.laid.item_count} items in account "
-            f"{wave.account_id} logged {first:%H:%M:%S}-{last:%H:%M:%S} UTC, after its first "
-            f"export at {since:%H:%M:%S} (backfill: false); MGN's clock is the real one from now on"
+            f"live wave: {plural(len(jobs), 'job')}, {plural(wave.laid.item_count, 'item')} in "
+            f"account {wave.account_id} logged {first:%H:%M:%S}-{last:%H:%M:%S} UTC, after its "
+            f"first export at {since:%H:%M:%S} (backfill: false); MGN's clock is the real one "
+            "from now on"
         )
 
     def _row(self, record: TickRecord, history: TickHistory) -> TickRow:

@@ -186,7 +186,7 @@ def test_outputs_name_the_retained_resources(synth: Synth) -> None:
     assert outputs["ArchiveName"] == {"Ref": archive}
     assert outputs["EventLogGroupName"] == {"Ref": event_log}
     assert outputs["CheckpointTableName"] == {"Ref": table}
-    assert outputs["EventBusName"] == {"Fn::GetAtt": [bus, "Name"]}
+    assert outputs["EventBusName"] == {"Ref": bus}
 
 
 def test_an_empty_name_in_context_means_derive_it() -> None:

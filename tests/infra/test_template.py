@@ -166,7 +166,7 @@ def test_worker_environment_points_at_the_stack_resources(synth: Synth) -> None:
     cfg = synth.config
     env = function_resource(synth, "Worker")["Properties"]["Environment"]["Variables"]
     assert env == {
-        c.ENV_EVENT_BUS_NAME: getatt(bus, "Name"),
+        c.ENV_EVENT_BUS_NAME: {"Ref": bus},
         c.ENV_EVENT_SOURCE: cfg.event_source,
         c.ENV_EVENT_LOG_GROUP_NAME: ref(event_log),
         c.ENV_CHECKPOINT_TABLE_NAME: ref(table),
@@ -635,7 +635,7 @@ def test_alert_rules_deliver_a_readable_message_with_a_dlq(synth: Synth) -> None
     rules = _alert_rules(synth)
     assert len(rules) == 2
     for rule in rules.values():
-        assert rule["Properties"]["EventBusName"] == getatt(bus, "Name")
+        assert rule["Properties"]["EventBusName"] == {"Ref": bus}
         (target,) = rule["Properties"]["Targets"]
         assert target["Arn"] == ref(topic)
         assert target["DeadLetterConfig"] == {"Arn": getatt(dlq)}

@@ -207,11 +207,13 @@ def cause(message: dict[str, Any]) -> str:
 
 
 def test_a_large_backlog_drains_across_invocations_through_hand_ons(
-    world: World, make_queue_world: MakeQueueWorld
+    world: World, make_queue_world: MakeQueueWorld, proxy: FaultProxy
 ) -> None:
-    # Given one account with a backlog of 3,000 items (moto's rule-to-SQS delivery is slow for
-    # thousands of events: the log group is counted)
+    # Given one account with a backlog of 3,000 items, more than a 2 s budget exports on any
+    # machine (every PutEvents call taking 20 ms: 6 s of calls at the least); moto's
+    # rule-to-SQS delivery is slow for thousands of events: the log group is counted
     world.stop_capturing_events()
+    proxy.inject("events.PutEvents", "slow", delay=0.02)
     queues = make_queue_world()
     job = add_job(world.emulator, OWN_ACCOUNT, 3000, completed=False, seed=600)
     expected = Expected()
@@ -347,18 +349,19 @@ def test_a_worker_dying_between_its_checkpoint_and_its_hand_on_leaves_the_reques
     proxy: FaultProxy,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Given one account with a backlog larger than a worker's budget on any machine (pages of
-    # 50 items, every PutEvents call taking 20 ms: at most a few pages a second); in this
-    # process the crashed worker's lease ends with its deadline, so a short visibility timeout
-    # outlives it
+    # Given one account with a backlog larger than a worker's budget on any machine (2,000
+    # items in pages of 50, every PutEvents call taking 20 ms: 4 s of calls at the least, for
+    # a 3 s budget whose first page needs a tenth of that); in this process the crashed
+    # worker's lease ends with its deadline, so a short visibility timeout outlives it
     monkeypatch.setattr(exporter_module, "LEASE_SLACK_SECONDS", 0)
     world.stop_capturing_events()
     world.emulator.max_page_size = 50
     proxy.inject("events.PutEvents", "slow", delay=0.02)
-    queues = make_queue_world(visibility_timeout=2)
-    job = add_job(world.emulator, OWN_ACCOUNT, 600, completed=False, seed=900)
+    queues = make_queue_world(visibility_timeout=4)
+    total = 2000
+    job = add_job(world.emulator, OWN_ACCOUNT, total, completed=False, seed=900)
     expected = Expected()
-    expected.add(OWN_ACCOUNT, job, 600)
+    expected.add(OWN_ACCOUNT, job, total)
     queues.dispatch(TICK)
     # When the worker saves its progress, releases the account, and dies sending the hand-on
     real_send = WorkQueue.send
@@ -368,18 +371,20 @@ def test_a_worker_dying_between_its_checkpoint_and_its_hand_on_leaves_the_reques
 
     monkeypatch.setattr(WorkQueue, "send", dying_send)
     with pytest.raises(Crash):
-        queues.mapping([queues.in_process_worker(1_000)]).poll_once(0)
+        queues.mapping([queues.in_process_worker(3_000)]).poll_once(0)
     state = world.state(OWN_ACCOUNT)
-    assert 0 < state.jobs[job].position < 600 and state.covered_until is not None
+    assert 0 < state.jobs[job].position < total and state.covered_until is not None
     monkeypatch.setattr(WorkQueue, "send", real_send)
-    # And its request comes back after the visibility timeout to another worker
-    queues.drain(budget_ms=1_000, timeout=60)
+    # And its request comes back after the visibility timeout to another worker (at full speed
+    # now, with budgets that leave room for progress on a loaded machine)
+    proxy.clear()
+    queues.drain(budget_ms=3_000, timeout=120)
     # Then the request is not judged covered by the dead worker's export (whose hand-on never
     # left): it is exported again, and the backlog drains to the end of the log
     redelivered = queues.invocations[0]  # the crashed invocation recorded nothing
     assert redelivered.outcomes() == {OWN_ACCOUNT: "exported"}
     assert redelivered.items_exported() > 0
-    assert world.state(OWN_ACCOUNT).jobs[job].position == 600
+    assert world.state(OWN_ACCOUNT).jobs[job].position == total
     assert_each_item_once(log_details(world), expected, "log group")
     assert queues.depth() == (0, 0) and queues.depth(queues.dlq_url) == (0, 0)
 

@@ -467,7 +467,7 @@ def test_live_and_backfill_items_on_the_bus_and_what_the_rules_matched() -> None
         'ErrorItemsRule {"severity": ["ERROR"], "backfill": [false]}: matched 1 events '
         "(LAUNCH_FAILED 1)"
     )
-    assert lines[1] == "-> alerts delivered 1 messages to subscriber; the first:"
+    assert lines[1] == "-> alerts delivered 1 message to subscriber; the first:"
     loose = alert_lines([RuleMatches(rule, ("LAUNCH_FAILED", "X"), backfill=1)], [], "s")
     assert loose[0].endswith("(LAUNCH_FAILED 1, X 1), 1 of them backfill")
 
