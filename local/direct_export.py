@@ -4,6 +4,7 @@ functions' entry points are mgn_exporter.dispatcher_handler and mgn_exporter.wor
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -11,15 +12,45 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from local.sandbox.lambda_context import LocalLambdaContext
 from mgn_exporter.accounts import resolve_accounts
-from mgn_exporter.clients import Clients
+from mgn_exporter.clients import Clients, get_clients
 from mgn_exporter.deadline import Deadline
 from mgn_exporter.exporter import AccountExporter, AccountReport, RunReport
 from mgn_exporter.metric_names import WorkerCounters
 from mgn_exporter.mgn_reader import MgnReader
 from mgn_exporter.observability import logger
 from mgn_exporter.run import build_exporter, finish_invocation, start_invocation
-from mgn_exporter.settings import Settings
+from mgn_exporter.settings import Settings, get_settings, parse_accounts
+
+
+def export_configured_accounts(
+    budget_ms: int,
+    *,
+    own_account: str,
+    region: str,
+    request_id: str | None = None,
+    deadline: Deadline | None = None,
+) -> dict[str, Any]:
+    """One run over the accounts the ACCOUNTS variable names, with the configured settings and
+    clients and a Lambda-like deadline of `budget_ms` (or `deadline`, on a clock of the
+    caller's); returns the run's report."""
+    settings = get_settings()
+    context = LocalLambdaContext(budget_ms=budget_ms, account_id=own_account, region=region)
+    if request_id:
+        context.aws_request_id = request_id
+    if deadline is None:
+        deadline = Deadline(
+            context.get_remaining_time_in_millis, margin_seconds=settings.deadline_margin_seconds
+        )
+    return run_export(
+        settings,
+        get_clients(),
+        deadline,
+        accounts=parse_accounts(os.environ["ACCOUNTS"]),
+        own_account=own_account,
+        invocation_id=context.aws_request_id,
+    )
 
 
 def run_export(

@@ -34,7 +34,6 @@ import boto3
 from local.mgn_emulator import MgnEmulator
 from local.mgn_emulator.worlds import job_log
 from local.moto_deploy import moto_server
-from local.sandbox.lambda_context import LocalLambdaContext
 
 REGION = "us-east-1"
 OWN = "111111111111"
@@ -85,25 +84,11 @@ def local_cloud() -> Iterator[tuple[str, MgnEmulator]]:
 def invoke(budget_ms: int = 900_000) -> dict[str, Any]:
     """One direct export of the configured accounts (ACCOUNTS): the exporter core the worker
     runs, without the queue around it, with a Lambda-like deadline."""
-    from local.direct_export import run_export
-    from mgn_exporter.clients import get_clients
-    from mgn_exporter.deadline import Deadline
-    from mgn_exporter.settings import get_settings, parse_accounts
+    from local.direct_export import export_configured_accounts
+    from mgn_exporter.settings import get_settings
 
     get_settings.cache_clear()
-    settings = get_settings()
-    context = LocalLambdaContext(budget_ms=budget_ms, account_id=OWN, region=REGION)
-    deadline = Deadline(
-        context.get_remaining_time_in_millis, margin_seconds=settings.deadline_margin_seconds
-    )
-    return run_export(
-        settings,
-        get_clients(),
-        deadline,
-        accounts=parse_accounts(os.environ["ACCOUNTS"]),
-        own_account=OWN,
-        invocation_id=context.aws_request_id,
-    )
+    return export_configured_accounts(budget_ms, own_account=OWN, region=REGION)
 
 
 def add_job(emu: MgnEmulator, account: str, count: int, seed: int, *, completed: bool) -> str:
@@ -345,6 +330,14 @@ def cold_import(runs: int = 7) -> dict[str, Any]:
     }
 
 
+def sparse_line(sparse: dict[str, Any]) -> str:
+    return (
+        f"Sparse world ({sparse['accounts']} accounts, {sparse['jobs']} running jobs, about "
+        f"{SPARSE_ITEMS_PER_TICK} new items a tick): {sparse['calls_per_tick']} calls per tick "
+        f"vs floor {sparse['floor_per_tick']} = {sparse['ratio']}x  (goal <= 1.10)"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=10_000, help="items of the steady-state job")
@@ -365,10 +358,7 @@ def main() -> int:
     if args.sparse_only:
         with local_cloud() as (_, emu):
             sparse = sparse_world(emu, args.sparse_ticks)
-        print(
-            f"Sparse world: {sparse['calls_per_tick']} calls per tick vs floor "
-            f"{sparse['floor_per_tick']} = {sparse['ratio']}x  (goal <= 1.10)"
-        )
+        print(sparse_line(sparse))
         for row in sparse["ticks"]:
             print(
                 f"  tick {row['tick']}: {row['items']} items, {row['calls']} calls, floor "
@@ -414,11 +404,7 @@ def main() -> int:
             f"Idle tick, {idle['accounts']} account(s): {idle['calls_per_account']} calls per "
             f"account  (goal <= 3)  {idle['calls']}"
         )
-    print(
-        f"Sparse world ({sparse['accounts']} accounts, {sparse['jobs']} running jobs, about "
-        f"{SPARSE_ITEMS_PER_TICK} new items a tick): {sparse['calls_per_tick']} calls per tick "
-        f"vs floor {sparse['floor_per_tick']} = {sparse['ratio']}x  (goal <= 1.10)"
-    )
+    print(sparse_line(sparse))
     print(
         f"Exporter vs bare API calls ({cost['rounds']} rounds of {cost['items_per_round']:,} "
         f"items): {cost['ratio']}x  (goal <= 1.3)  exporter {cost['exporter_seconds']} s, "

@@ -8,7 +8,6 @@ that a rule on the bus targets; what reached the log group is read back from mot
 from __future__ import annotations
 
 import json
-import os
 import socket
 import urllib.request
 from collections import Counter
@@ -22,7 +21,6 @@ from moto.server import ThreadedMotoServer
 from local.fault_proxy import FaultProxy
 from local.faultsuite.moto_fidelity import atomic_dynamodb_items
 from local.mgn_emulator import MgnEmulator
-from local.sandbox.lambda_context import LocalLambdaContext
 from mgn_exporter.checkpoint import AccountState
 from mgn_exporter.checkpoint_store import PARTITION_KEY, _state_from_item, account_key
 from mgn_exporter.settings import get_settings
@@ -211,25 +209,10 @@ def world(
 def invoke(budget_ms: int = 60_000, request_id: str | None = None) -> dict[str, Any]:
     """One direct export run of the configured accounts (ACCOUNTS), with a Lambda-like
     deadline: the exporter core as the worker runs it, without the queue around it."""
-    from local.direct_export import run_export
-    from mgn_exporter.clients import get_clients
-    from mgn_exporter.deadline import Deadline
-    from mgn_exporter.settings import parse_accounts
+    from local.direct_export import export_configured_accounts
 
-    context = LocalLambdaContext(budget_ms=budget_ms, account_id=OWN_ACCOUNT, region=REGION)
-    if request_id:
-        context.aws_request_id = request_id
-    settings = get_settings()
-    deadline = Deadline(
-        context.get_remaining_time_in_millis, margin_seconds=settings.deadline_margin_seconds
-    )
-    return run_export(
-        settings,
-        get_clients(),
-        deadline,
-        accounts=parse_accounts(os.environ["ACCOUNTS"]),
-        own_account=OWN_ACCOUNT,
-        invocation_id=context.aws_request_id,
+    return export_configured_accounts(
+        budget_ms, own_account=OWN_ACCOUNT, region=REGION, request_id=request_id
     )
 
 

@@ -3,22 +3,20 @@ on the size of the work, never on the speed of the machine."""
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
 from types import SimpleNamespace
 from typing import Any
 
 import botocore.endpoint
 import pytest
 
-from local.direct_export import run_export
+from local.direct_export import export_configured_accounts
 from mgn_exporter import run as run_module
 from mgn_exporter.clients import get_clients
 from mgn_exporter.deadline import Deadline
 from mgn_exporter.exporter import AccountExporter
-from mgn_exporter.settings import get_settings, parse_accounts
-from tests.integration.conftest import OWN_ACCOUNT
+from mgn_exporter.settings import get_settings
+from tests.integration.conftest import OWN_ACCOUNT, REGION
 
 
 class WorkClock:
@@ -54,7 +52,6 @@ def invoke_on_work_clock(
     """One direct export run, as `invoke` makes it, in which the deadline, the exporter's
     pace and botocore's retry window all read a WorkClock."""
     clock = WorkClock(seconds_per_call)
-    settings = get_settings()
     clients = get_clients()
     boto_clients = (clients.mgn, clients.events, clients.logs, clients.dynamodb, clients.sqs)
 
@@ -75,16 +72,11 @@ def invoke_on_work_clock(
         try:
             deadline = Deadline(
                 lambda: int(budget_ms - clock.elapsed() * 1000),
-                margin_seconds=settings.deadline_margin_seconds,
+                margin_seconds=get_settings().deadline_margin_seconds,
                 clock=clock,
             )
-            report = run_export(
-                settings,
-                clients,
-                deadline,
-                accounts=parse_accounts(os.environ["ACCOUNTS"]),
-                own_account=OWN_ACCOUNT,
-                invocation_id=str(uuid.uuid4()),
+            report = export_configured_accounts(
+                budget_ms, own_account=OWN_ACCOUNT, region=REGION, deadline=deadline
             )
         finally:
             for client in boto_clients:
