@@ -186,16 +186,7 @@ def _optional(raw: Callable[[str], Any], key: str, pattern: re.Pattern[str]) -> 
 
 
 def _int(raw: Callable[[str], Any], key: str, minimum: int, maximum: int) -> int:
-    value = raw(key)
-    if isinstance(value, bool):
-        raise ConfigError(f"context {key} must be an integer, got {value!r}")
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise ConfigError(f"context {key} must be an integer, got {value!r}") from None
-    if not minimum <= number <= maximum:
-        raise ConfigError(f"context {key} must be between {minimum} and {maximum}, got {number}")
-    return number
+    return _ruled(key, lambda value: rules.integer(value, minimum, maximum), raw(key))
 
 
 def _bool(raw: Callable[[str], Any], key: str) -> bool:

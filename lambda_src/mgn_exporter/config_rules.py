@@ -28,7 +28,11 @@ class InvalidValue(ValueError):
 
 def bounded_int(value: object, variable: str) -> int:
     """`value` as an integer within the bounds of the setting `variable` (INT_BOUNDS)."""
-    minimum, maximum = INT_BOUNDS[variable]
+    return integer(value, *INT_BOUNDS[variable])
+
+
+def integer(value: object, minimum: int, maximum: int) -> int:
+    """`value` (an int, or its text) as an integer in [minimum, maximum]."""
     if isinstance(value, bool):
         raise InvalidValue(f"must be an integer, got {value!r}")
     try:
