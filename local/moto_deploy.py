@@ -27,7 +27,7 @@ import sys
 import time
 import urllib.request
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -140,32 +140,46 @@ def _alarm_arn(alarm_name: str) -> dict[str, Any]:
     }
 
 
-def _spell_out_alarm_arns(node: Any, arns: dict[str, dict[str, Any]], used: set[str]) -> Any:
-    """``node`` with every GetAtt Arn of an alarm in ``arns`` replaced by the ARN itself."""
+def _rewritten(node: Any, rewrite: Callable[[dict[str, Any]], Any | None]) -> Any:
+    """``node`` with every object that ``rewrite`` answers (not None) replaced by its answer."""
     if isinstance(node, dict):
-        if set(node) == {"Fn::GetAtt"}:
-            value = node["Fn::GetAtt"]
-            target, attribute = value if isinstance(value, list) else str(value).split(".", 1)
-            if attribute == "Arn" and target in arns:
-                used.add(target)
-                return copy.deepcopy(arns[target])
-        return {key: _spell_out_alarm_arns(value, arns, used) for key, value in node.items()}
+        replacement = rewrite(node)
+        if replacement is not None:
+            return replacement
+        return {key: _rewritten(value, rewrite) for key, value in node.items()}
     if isinstance(node, list):
-        return [_spell_out_alarm_arns(item, arns, used) for item in node]
+        return [_rewritten(item, rewrite) for item in node]
     return node
 
 
-def _spell_out_bus_names(node: Any, names: dict[str, Any]) -> Any:
-    """``node`` with every Ref to an event bus in ``names`` replaced by the bus's Name (the
-    value or the expression of the template), which is what CloudFormation resolves the Ref to
-    (moto's Ref of a bus does not)."""
-    if isinstance(node, dict):
+def _alarm_arn_of(
+    arns: dict[str, dict[str, Any]], used: set[str]
+) -> Callable[[dict[str, Any]], Any | None]:
+    """GetAtt Arn of an alarm in ``arns`` -> the ARN itself (noting the alarm in ``used``)."""
+
+    def rewrite(node: dict[str, Any]) -> Any | None:
+        if set(node) != {"Fn::GetAtt"}:
+            return None
+        value = node["Fn::GetAtt"]
+        target, attribute = value if isinstance(value, list) else str(value).split(".", 1)
+        if attribute != "Arn" or target not in arns:
+            return None
+        used.add(target)
+        return copy.deepcopy(arns[target])
+
+    return rewrite
+
+
+def _bus_name_of(names: dict[str, Any]) -> Callable[[dict[str, Any]], Any | None]:
+    """Ref to an event bus in ``names`` -> the bus's Name (the value or the expression of the
+    template), which is what CloudFormation resolves the Ref to (moto's Ref of a bus does not)."""
+
+    def rewrite(node: dict[str, Any]) -> Any | None:
         if set(node) == {"Ref"} and node["Ref"] in names:
             return copy.deepcopy(names[node["Ref"]])
-        return {key: _spell_out_bus_names(value, names) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_spell_out_bus_names(item, names) for item in node]
-    return node
+        return None
+
+    return rewrite
 
 
 def trim_template(
@@ -206,13 +220,13 @@ def trim_template(
         and "Name" in resource.get("Properties", {})
     }
     for logical_id in list(resources):
-        resources[logical_id] = _spell_out_bus_names(resources[logical_id], bus_names)
-    trimmed["Outputs"] = _spell_out_bus_names(trimmed.get("Outputs", {}), bus_names)
+        resources[logical_id] = _rewritten(resources[logical_id], _bus_name_of(bus_names))
+    trimmed["Outputs"] = _rewritten(trimmed.get("Outputs", {}), _bus_name_of(bus_names))
 
     respelled: dict[str, list[str]] = {}
     for logical_id in list(resources):
         used: set[str] = set()
-        resources[logical_id] = _spell_out_alarm_arns(resources[logical_id], alarm_arns, used)
+        resources[logical_id] = _rewritten(resources[logical_id], _alarm_arn_of(alarm_arns, used))
         if used:
             respelled[logical_id] = sorted(used)
 
