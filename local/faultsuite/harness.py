@@ -453,6 +453,15 @@ class Harness:
         with self._lock:
             return [run for run in self.invocations if run.handler == "worker"]
 
+    def accounts_with(self, outcome: str) -> Counter[str]:
+        """How many worker invocations ended each account with `outcome` ("failed", ...)."""
+        return Counter(
+            account
+            for run in self.worker_invocations()
+            for account, ended in run.outcomes().items()
+            if ended == outcome
+        )
+
     def invoke_worker(
         self,
         event: dict[str, Any],

@@ -10,6 +10,7 @@ Every scenario takes a seed (faults, kill instants, data) and a size: ``quick`` 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import threading
 import time
@@ -471,11 +472,12 @@ def _one_sink_down(options: Options, name: str, operation: str, delivery_metric:
         for _ in range(options.pick(4, 10)):
             for account, job in running.items():
                 h.grow(account, job, options.pick(10, 40))
+            logged = h.expected()
             # Until the healthy sink has what MGN logged: the failed requests come back after
             # their backoff (the next tick's wait behind them in their message group).
             with contextlib.suppress(TimeoutError):
                 h.dispatch()
-                h.pump(until=lambda: _healthy_sink_has_all(h, healthy_is_bus), quiet=False)
+                h.pump(until=functools.partial(_has_all, h, healthy_is_bus, logged), quiet=False)
         during = _outage_checks(h, healthy_is_bus=healthy_is_bus)
         h.proxy.clear(operation)
         for account, job in running.items():
@@ -496,20 +498,26 @@ def _one_sink_down(options: Options, name: str, operation: str, delivery_metric:
         return result
 
 
-def _healthy_sink_has_all(h: Harness, healthy_is_bus: bool) -> bool:
+def _split(h: Harness, healthy_is_bus: bool) -> tuple[Counter[str], Counter[str]]:
+    """The sinks' deliveries by eventId: (the healthy sink's, the one that is down's)."""
     bus, logs = h.sinks()
-    healthy = bus if healthy_is_bus else logs
-    return all(healthy[event_id] for event_id in h.expected())
+    return (bus, logs) if healthy_is_bus else (logs, bus)
+
+
+def _missing(delivered: Counter[str], expected: dict[str, Any]) -> int:
+    return sum(1 for event_id in expected if not delivered[event_id])
+
+
+def _has_all(h: Harness, healthy_is_bus: bool, expected: dict[str, Any]) -> bool:
+    return not _missing(_split(h, healthy_is_bus)[0], expected)
 
 
 def _outage_checks(h: Harness, *, healthy_is_bus: bool) -> list[str]:
     """At the end of the outage: the healthy sink holds every item MGN has logged, once; the
     sink that is down holds none; every account failed while it lasted."""
     problems = []
-    expected = h.expected()
-    bus, logs = h.sinks()
-    healthy, down = (bus, logs) if healthy_is_bus else (logs, bus)
-    missing = sum(1 for event_id in expected if not healthy[event_id])
+    healthy, down = _split(h, healthy_is_bus)
+    missing = _missing(healthy, h.expected())
     if missing:
         problems.append(f"during the outage, {missing} items never reached the healthy sink")
     repeated = sum(count - 1 for count in healthy.values() if count > 1)
@@ -517,12 +525,7 @@ def _outage_checks(h: Harness, *, healthy_is_bus: bool) -> list[str]:
         problems.append(f"during the outage, the healthy sink got {repeated} items twice")
     if sum(down.values()):
         problems.append(f"the sink that was down holds {sum(down.values())} items")
-    failed = {
-        account
-        for run in h.worker_invocations()
-        for account, outcome in run.outcomes().items()
-        if outcome == "failed"
-    }
+    failed = set(h.accounts_with("failed"))
     if failed != set(THREE_ACCOUNTS):
         problems.append(f"accounts failed during the outage: {sorted(failed)}")
     return problems
@@ -677,15 +680,10 @@ def bad_input(options: Options) -> list[Result]:
         h.drain(max_ticks=5)
         result = h.result()
         result.problems.extend(_check_details(h, result))
-        outcomes = [
-            (account, outcome)
-            for run in h.worker_invocations()
-            for account, outcome in run.outcomes().items()
-        ]
-        failed = Counter(account for account, outcome in outcomes if outcome == "failed")
+        failed = h.accounts_with("failed")
         if set(failed) != {refused_account}:
             result.problems.append(f"accounts failed: {dict(failed)}")
-        recorded = {account for account, outcome in outcomes if outcome == "uninitialized"}
+        recorded = set(h.accounts_with("uninitialized"))
         if recorded != {uninitialized}:
             result.problems.append(f"accounts recorded uninitialized: {sorted(recorded)}")
         return [result]
@@ -749,12 +747,7 @@ def dead_letter(options: Options) -> list[Result]:
         early = [letter for letter in letters if letter.receive_count < max_receive_count]
         if early:
             result.problems.append(f"{len(early)} dead letters were delivered too few times")
-        failed = {
-            account
-            for run in h.worker_invocations()
-            for account, outcome in run.outcomes().items()
-            if outcome == "failed"
-        }
+        failed = set(h.accounts_with("failed"))
         if failed != {poison}:
             result.problems.append(f"accounts failed: {sorted(failed)}")
         bad = sum(run.counter("BadMessages") for run in h.worker_invocations())
