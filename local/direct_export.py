@@ -16,10 +16,11 @@ from local.sandbox.lambda_context import LocalLambdaContext
 from mgn_exporter.accounts import resolve_accounts
 from mgn_exporter.clients import Clients, get_clients
 from mgn_exporter.deadline import Deadline
-from mgn_exporter.exporter import AccountExporter, AccountReport, RunReport
+from mgn_exporter.exporter import AccountExporter
 from mgn_exporter.metric_names import WorkerCounters
 from mgn_exporter.mgn_reader import MgnReader
 from mgn_exporter.observability import logger
+from mgn_exporter.reports import AccountReport, RunReport
 from mgn_exporter.run import build_exporter, finish_invocation, start_invocation
 from mgn_exporter.settings import Settings, get_settings, parse_accounts
 
@@ -106,5 +107,4 @@ def export_accounts(
             )
         finally:
             logger.remove_keys(["accountID"])
-    report.max_lag_seconds = exporter.max_lag_seconds
     return report

@@ -1,19 +1,15 @@
 """boto3 clients with the retry and timeout policy of each service, kept across invocations.
 
-botocore does the retrying, in standard mode for every service: its backoffs are bounded, so the
-retry window below keeps them within the invocation's deadline. (Adaptive mode's client-side
-rate limiter, once tripped by a throttle, sleeps before each call for as long as its rate
-says, out of any deadline's reach: a throttling storm made invocations overrun.) Endpoints,
-region and retry overrides come from the standard AWS SDK environment (AWS_ENDPOINT_URL,
-AWS_ENDPOINT_URL_MGN, AWS_MAX_ATTEMPTS, AWS_RETRY_MODE...), which boto3 honours by itself.
-Clients are built once per execution environment so that warm invocations reuse their
-connections.
+Retries follow mgn_exporter.retries (botocore's standard conditions, a wait the invocation's
+deadline bounds). Endpoints, region and the number of attempts come from the standard AWS SDK
+environment (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_MGN, AWS_MAX_ATTEMPTS...), which boto3 honours
+by itself. Clients are built once per execution environment so that warm invocations reuse
+their connections.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +19,13 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
+from mgn_exporter.retries import (
+    DEFAULT_TOTAL_ATTEMPTS,
+    THROTTLING_CODES,
+    CallRetries,
+    RetryWindow,
+)
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
@@ -30,16 +33,6 @@ if TYPE_CHECKING:
     from mypy_boto3_mgn import MgnClient
     from mypy_boto3_sqs import SQSClient
 
-THROTTLING_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "RequestLimitExceeded",
-    }
-)
-DEFAULT_TOTAL_ATTEMPTS = 5
 _TIMEOUTS: dict[str, Any] = {"connect_timeout": 3, "read_timeout": 10, "tcp_keepalive": True}
 # What the clients depend on besides credentials (which boto3 refreshes by itself).
 _ENVIRONMENT = (
@@ -48,7 +41,6 @@ _ENVIRONMENT = (
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_MGN",
     "AWS_MAX_ATTEMPTS",
-    "AWS_RETRY_MODE",
 )
 
 
@@ -62,25 +54,6 @@ class CallCounts:
     def reset(self) -> None:
         self.calls = Counter()
         self.throttles = 0
-
-
-# botocore's backoff before attempt n+1 is at most min(2 ** (n - 1), 20) seconds (standard,
-# adaptive and legacy modes alike); a retried call itself takes this long here at the least.
-MAX_BACKOFF_SECONDS = 20.0
-RETRY_CALL_SECONDS = 0.2
-
-
-@dataclass
-class RetryWindow:
-    """Until when (epoch seconds) botocore may still retry a failed call; None: no limit.
-
-    botocore's retries know nothing of the invocation's deadline: four backoffs can sleep 15 s.
-    A retry that might not end before the window closes is not made, and the call fails as if
-    its retries had run out; the exporter then stops cleanly instead of overrunning.
-    """
-
-    closes_at: float | None = None
-    clock: Callable[[], float] = time.time
 
 
 @dataclass(frozen=True)
@@ -103,8 +76,8 @@ def get_clients() -> Clients:
 def _build(environment: tuple[str | None, ...]) -> Clients:
     session = boto3.session.Session()
     attempts = int(os.environ.get("AWS_MAX_ATTEMPTS") or DEFAULT_TOTAL_ATTEMPTS)
-    mode = os.environ.get("AWS_RETRY_MODE")
-    standard = _config(mode or "standard", attempts)
+    # botocore's own handler gets one attempt: CallRetries below takes the retry decisions.
+    standard = Config(retries={"mode": "standard", "total_max_attempts": 1}, **_TIMEOUTS)
     counts = CallCounts()
     window = RetryWindow()
     clients = Clients(
@@ -118,13 +91,10 @@ def _build(environment: tuple[str | None, ...]) -> Clients:
     )
     for client in (clients.mgn, clients.events, clients.logs, clients.dynamodb, clients.sqs):
         _count_calls(client, counts)
-        _bound_retries(client, window)
+        # A handler's answer is the delay before a retry (None: no retry); stubs say None only.
+        retries: Callable[..., Any] = CallRetries(attempts, window)
+        client.meta.events.register("needs-retry", retries)
     return clients
-
-
-def _config(mode: str, attempts: int) -> Config:
-    retries: Any = {"mode": mode, "total_max_attempts": attempts}
-    return Config(retries=retries, **_TIMEOUTS)
 
 
 def _count_calls(client: Any, counts: CallCounts) -> None:
@@ -143,39 +113,3 @@ def _count_calls(client: Any, counts: CallCounts) -> None:
 
     client.meta.events.register("before-send", on_before_send)
     client.meta.events.register("needs-retry", on_needs_retry)
-
-
-def _bound_retries(client: Any, window: RetryWindow) -> None:
-    """Refuse a retry that could end after the window closes: raise what botocore would raise
-    once out of retries (the modeled error class, or the connection error)."""
-
-    def on_needs_retry(
-        attempts: int = 1,
-        response: Any = None,
-        caught_exception: Exception | None = None,
-        operation: Any = None,
-        **_: Any,
-    ) -> None:
-        if window.closes_at is None:
-            return
-        if caught_exception is None and not _is_error(response):
-            return  # a success: nothing to retry
-        worst_wait = min(2.0 ** (attempts - 1), MAX_BACKOFF_SECONDS)
-        if window.clock() + worst_wait + RETRY_CALL_SECONDS < window.closes_at:
-            return
-        if caught_exception is not None:
-            raise caught_exception
-        # What botocore raises for an error answer it does not retry (the modeled class, so
-        # that callers catching e.g. ConditionalCheckFailedException still do).
-        parsed = response[1]
-        error = parsed.get("Error", {})
-        code = str(error.get("QueryErrorCode") or error.get("Code") or "")
-        raise client.exceptions.from_code(code)(parsed, operation.name)
-
-    client.meta.events.register_first("needs-retry", on_needs_retry)
-
-
-def _is_error(response: Any) -> bool:
-    if response is None or len(response) < 2:
-        return False
-    return int(getattr(response[0], "status_code", 200)) >= 300

@@ -1,21 +1,21 @@
 """EventBridge adapter: PutEvents in batches within limits, retrying the entries it reports failed.
 
-PutEvents answers 200 while failing single entries (FailedEntryCount, per-entry ErrorCode).
-botocore retries whole calls; only those per-entry failures need code of our own.
+PutEvents answers 200 while failing single entries (FailedEntryCount, per-entry ErrorCode);
+they are sent again under the retry policy's per-entry rule (mgn_exporter.retries).
 """
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mgn_exporter.batching import PUT_EVENTS_MAX_BYTES, PUT_EVENTS_MAX_ENTRIES, batches_by_size
 from mgn_exporter.events import DETAIL_TYPE, EVENTBRIDGE_TIME_BYTES, ExportEvent
+from mgn_exporter.retries import resend_failed
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
@@ -29,7 +29,12 @@ RETRYABLE_ENTRY_CODES = frozenset(
 
 @dataclass(frozen=True)
 class PublishOutcome:
-    """`delivered` leading events are in EventBridge; the rest must be published again."""
+    """What one `publish` did.
+
+    The delivered-prefix contract: `delivered` counts the leading events EventBridge took,
+    stopping at the first one it did not. Events after that one may have gone out too, but the
+    caller's checkpoint moves only past the prefix, so they are published again (at-least-once,
+    in order); `_Publication` stops sending past a failed entry to keep those repeats few."""
 
     delivered: int
     calls: int
@@ -52,6 +57,40 @@ def entry_size(entry: dict[str, Any]) -> int:
     return size
 
 
+@dataclass
+class _Publication:
+    """The entries of one `publish` and what became of each."""
+
+    entries: list[dict[str, Any]]
+    sizes: list[int] = field(init=False)
+    undelivered: set[int] = field(default_factory=set)
+    unavailable: str | None = None
+    calls: int = 0
+    retried: int = 0
+    throttled: int = 0
+    failed: int = 0
+    refused: int = 0
+
+    def __post_init__(self) -> None:
+        self.sizes = [entry_size(entry) for entry in self.entries]
+
+    def past_a_failure(self, index: int) -> bool:
+        # Past an entry that will not be delivered the checkpoint cannot move anyway: sending
+        # more only makes duplicates for the next run.
+        return bool(self.undelivered) and index > min(self.undelivered)
+
+    def outcome(self) -> PublishOutcome:
+        return PublishOutcome(
+            delivered=min(self.undelivered) if self.undelivered else len(self.entries),
+            calls=self.calls,
+            retried_entries=self.retried,
+            throttled_entries=self.throttled,
+            failed_entries=self.failed,
+            refused_entries=self.refused,
+            unavailable=self.unavailable,
+        )
+
+
 class EventBridgePublisher:
     def __init__(
         self,
@@ -61,8 +100,6 @@ class EventBridgePublisher:
         source: str,
         logger: Logger,
         max_attempts: int = 6,
-        base_delay: float = 0.1,
-        max_delay: float = 5.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._client = client
@@ -70,8 +107,6 @@ class EventBridgePublisher:
         self._source = source
         self._logger = logger
         self._max_attempts = max_attempts
-        self._base_delay = base_delay
-        self._max_delay = max_delay
         self._sleep = sleep
 
     def entry(self, event: ExportEvent) -> dict[str, Any]:
@@ -94,119 +129,102 @@ class EventBridgePublisher:
         should_stop: Callable[[], bool],
         retry_seconds: Callable[[], float] | None = None,
     ) -> PublishOutcome:
-        """Publish in order; `delivered` is the longest prefix EventBridge took.
+        """Publish in order (see PublishOutcome for what `delivered` promises).
 
         `should_stop` is asked before each first send: a page slowed down (throttling) stops
         where it is, and what was not sent waits for the next run. Entries already sent and
         failed are retried while `retry_seconds` (default: until `should_stop`) leaves time for
         the backoff: giving up on them would make the next run send their whole page again.
         """
-        entries = [self.entry(event) for event in events]
-        sizes = [entry_size(entry) for entry in entries]
+        run = _Publication([self.entry(event) for event in events])
 
-        def retry_time() -> float:
+        def send(pending: Sequence[int], attempt: int) -> list[int]:
+            if attempt > 1:
+                run.retried += len(pending)
+            return self._send_round(run, events, pending, first=attempt == 1, stop=should_stop)
+
+        def time_left() -> float:
             if retry_seconds is not None:
                 return retry_seconds()
-            return 0.0 if should_stop() else self._max_delay
+            return 0.0 if should_stop() else float("inf")
 
-        undelivered: set[int] = set()
-        unavailable: str | None = None
-        pending = list(range(len(entries)))
-        calls = retried = throttled = failed = refused = 0
-        for attempt in range(1, self._max_attempts + 1):
-            retryable: list[int] = []
-            for batch in batches_by_size(
-                pending,
-                lambda index: sizes[index],
-                max_count=PUT_EVENTS_MAX_ENTRIES,
-                max_bytes=PUT_EVENTS_MAX_BYTES,
-            ):
-                if undelivered and batch[0] > min(undelivered):
-                    # Past an entry that will not be delivered, the checkpoint cannot move
-                    # anyway: sending more only makes duplicates for the next run.
-                    undelivered.update(batch)
-                    continue
-                if attempt == 1 and should_stop():
-                    # Out of time: what is not sent yet waits for the next run (no duplicate).
-                    undelivered.update(batch)
-                    continue
-                calls += 1
-                results, error = self._put(batch, entries)
-                if results is None:
-                    unavailable = error
-                    undelivered.update(batch)
-                    continue
-                for index, result in zip(batch, results, strict=True):
-                    code = result.get("ErrorCode")
-                    if not code:
-                        continue
-                    if code == "ThrottlingException":
-                        throttled += 1
-                    if code in RETRYABLE_ENTRY_CODES:
-                        retryable.append(index)
-                    else:
-                        failed += 1
-                        refused += 1
-                        undelivered.add(index)
-                        self._log_failed_entry(events[index], entries[index], result)
-            if not retryable:
-                break
-            delay = self._backoff(attempt)
-            time_left = retry_time()
-            if attempt == self._max_attempts or time_left <= 0:
-                for index in retryable:
-                    failed += 1
-                    undelivered.add(index)
-                    self._log_failed_entry(
-                        events[index], entries[index], {"ErrorCode": "RetriesExhausted"}
-                    )
-                break
-            retried += len(retryable)
-            self._sleep(min(delay, time_left))
-            pending = retryable
-        delivered = min(undelivered) if undelivered else len(entries)
-        return PublishOutcome(
-            delivered=delivered,
-            calls=calls,
-            retried_entries=retried,
-            throttled_entries=throttled,
-            failed_entries=failed,
-            refused_entries=refused,
-            unavailable=unavailable,
+        still_failing = resend_failed(
+            send,
+            range(len(events)),
+            attempts=self._max_attempts,
+            time_left=time_left,
+            sleep=self._sleep,
         )
+        for index in still_failing:
+            self._refuse(run, events[index], index, {"ErrorCode": "RetriesExhausted"})
+        return run.outcome()
 
-    def _put(
-        self, batch: list[int], entries: list[dict[str, Any]]
-    ) -> tuple[list[dict[str, Any]] | None, str | None]:
-        """One PutEvents call: the per-entry results, or None and why the call failed."""
+    def _send_round(
+        self,
+        run: _Publication,
+        events: Sequence[ExportEvent],
+        pending: Sequence[int],
+        *,
+        first: bool,
+        stop: Callable[[], bool],
+    ) -> list[int]:
+        """Send `pending` in PutEvents batches; the indexes worth sending again."""
+        retryable: list[int] = []
+        for batch in batches_by_size(
+            pending,
+            lambda index: run.sizes[index],
+            max_count=PUT_EVENTS_MAX_ENTRIES,
+            max_bytes=PUT_EVENTS_MAX_BYTES,
+        ):
+            # Out of time before a first send: what is not sent waits for the next run.
+            if run.past_a_failure(batch[0]) or (first and stop()):
+                run.undelivered.update(batch)
+                continue
+            run.calls += 1
+            results = self._put(run, batch)
+            if results is None:
+                continue
+            for index, result in zip(batch, results, strict=True):
+                code = result.get("ErrorCode")
+                if code == "ThrottlingException":
+                    run.throttled += 1
+                if code in RETRYABLE_ENTRY_CODES:
+                    retryable.append(index)
+                elif code:
+                    run.refused += 1
+                    self._refuse(run, events[index], index, result)
+        return retryable
+
+    def _put(self, run: _Publication, batch: list[int]) -> list[dict[str, Any]] | None:
+        """One PutEvents call: the per-entry results, or None when the call failed as a whole
+        (after botocore's retries): EventBridge is then unavailable for this run."""
+        entries = cast(list["PutEventsRequestEntryTypeDef"], [run.entries[i] for i in batch])
         try:
-            batch_entries = cast(
-                list["PutEventsRequestEntryTypeDef"], [entries[index] for index in batch]
-            )
-            response = self._client.put_events(Entries=batch_entries)
+            response = self._client.put_events(Entries=entries)
         except (ClientError, BotoCoreError) as exc:
-            # botocore already retried the call; give up on this batch for this run.
             self._logger.error(
                 "PutEvents call failed", extra={"error": repr(exc), "entries": len(batch)}
             )
-            return None, f"PutEvents failed: {exc!r}"
+            run.unavailable = f"PutEvents failed: {exc!r}"
+            run.undelivered.update(batch)
+            return None
         results = list(response.get("Entries", []))
         if len(results) != len(batch):
             self._logger.error(
                 "PutEvents answered a different number of entries",
                 extra={"sent": len(batch), "answered": len(results)},
             )
-            return None, f"PutEvents answered {len(results)} entries for {len(batch)}"
-        return results, None  # type: ignore[return-value]
+            run.unavailable = f"PutEvents answered {len(results)} entries for {len(batch)}"
+            run.undelivered.update(batch)
+            return None
+        return results  # type: ignore[return-value]
 
-    def _backoff(self, attempt: int) -> float:
-        # Full jitter: spreads retries of concurrent invocations apart.
-        ceiling = min(self._max_delay, self._base_delay * (2 ** (attempt - 1)))
-        return random.uniform(0, ceiling)
-
-    def _log_failed_entry(
-        self, event: ExportEvent, entry: dict[str, Any], result: dict[str, Any]
+    def _refuse(
+        self, run: _Publication, event: ExportEvent, index: int, result: dict[str, Any]
     ) -> None:
+        """An entry EventBridge did not take, for good or when retries ran out."""
+        run.failed += 1
+        run.undelivered.add(index)
         self._logger.error(
             "EventBridge did not take an entry; the checkpoint stays before it",
             extra={
@@ -214,7 +232,7 @@ class EventBridgePublisher:
                 "errorMessage": result.get("ErrorMessage"),
                 "eventId": event.event_id,
                 "position": event.position,
-                "entrySize": entry_size(entry),
+                "entrySize": run.sizes[index],
                 "detail": event.detail_json[:2000],
             },
         )

@@ -9,15 +9,17 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from mgn_exporter.account_export import ExportOptions
 from mgn_exporter.checkpoint_store import CheckpointStore
 from mgn_exporter.clients import Clients
 from mgn_exporter.deadline import Deadline
 from mgn_exporter.eventbridge_publisher import EventBridgePublisher
-from mgn_exporter.exporter import AccountExporter, ExportOptions, RunReport
+from mgn_exporter.exporter import AccountExporter
 from mgn_exporter.logs_writer import LogsWriter
 from mgn_exporter.metric_names import WorkerCounters, WorkerMetric
 from mgn_exporter.mgn_reader import MgnReader
 from mgn_exporter.observability import emit_run_metrics, logger
+from mgn_exporter.reports import RunReport
 from mgn_exporter.settings import Settings, SettingsError
 from mgn_exporter.work_queue import WorkQueue
 from mgn_exporter.worker import BatchWorker

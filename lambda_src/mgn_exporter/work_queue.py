@@ -1,12 +1,11 @@
 """SQS adapter: sends work requests to the FIFO work queue in batches of ten.
 
-SendMessageBatch answers 200 while failing single entries (Failed, SenderFault); botocore
-retries whole calls, so only those per-entry failures need code of our own.
+SendMessageBatch answers 200 while failing single entries (Failed, SenderFault); they are sent
+again under the retry policy's per-entry rule (mgn_exporter.retries).
 """
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mgn_exporter.errors import QueueUnavailable
+from mgn_exporter.retries import resend_failed, unbounded
 from mgn_exporter.work_request import WorkRequest
 
 if TYPE_CHECKING:
@@ -47,19 +47,18 @@ class WorkQueue:
             raise QueueUnavailable(f"work requests not sent for accounts {', '.join(unsent)}")
 
     def _send_batch(self, batch: Sequence[WorkRequest]) -> list[str]:
-        pending = {str(index): request for index, request in enumerate(batch)}
-        for attempt in range(self._max_attempts):
-            if attempt:
-                # Full jitter: workers handing on at the same instant do not retry in step.
-                self._sleep(random.uniform(0, min(2.0, 0.1 * 2**attempt)))
+        """Send up to ten requests; the accounts of those SQS still failed when retries ran out."""
+        requests = {str(index): request for index, request in enumerate(batch)}
+
+        def send(entry_ids: Sequence[str], attempt: int) -> list[str]:
             entries: list[SendMessageBatchRequestEntryTypeDef] = [
                 {
                     "Id": entry_id,
-                    "MessageBody": request.body(),
-                    "MessageGroupId": request.group_id(),
-                    "MessageDeduplicationId": request.deduplication_id(),
+                    "MessageBody": requests[entry_id].body(),
+                    "MessageGroupId": requests[entry_id].group_id(),
+                    "MessageDeduplicationId": requests[entry_id].deduplication_id(),
                 }
-                for entry_id, request in pending.items()
+                for entry_id in entry_ids
             ]
             self.calls += 1
             try:
@@ -72,10 +71,16 @@ class WorkQueue:
             if any(entry.get("SenderFault") for entry in failed):
                 # Our own request is wrong (a defect): sending it again cannot help.
                 raise QueueUnavailable(f"SendMessageBatch refused entries: {failed!r}")
-            pending = {entry["Id"]: pending[entry["Id"]] for entry in failed}
-            if not pending:
-                return []
-        return [request.account_id for request in pending.values()]
+            return [entry["Id"] for entry in failed]
+
+        unsent = resend_failed(
+            send,
+            list(requests),
+            attempts=self._max_attempts,
+            time_left=unbounded,
+            sleep=self._sleep,
+        )
+        return [requests[entry_id].account_id for entry_id in unsent]
 
     def delay_retry(self, receipt_handle: str, seconds: int) -> bool:
         """Make a failed message visible again in `seconds` rather than at the end of the

@@ -27,8 +27,9 @@ from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
 
 from mgn_exporter.deadline import Deadline
 from mgn_exporter.errors import ExportError, QueueUnavailable
-from mgn_exporter.exporter import AccountExporter, AccountReport, RunReport
+from mgn_exporter.exporter import AccountExporter
 from mgn_exporter.metric_names import WorkerCounters, WorkerMetric
+from mgn_exporter.reports import AccountReport, RunReport
 from mgn_exporter.work_queue import WorkQueue
 from mgn_exporter.work_request import (
     REASON_CONTINUATION,
@@ -117,7 +118,6 @@ class BatchWorker:
             processor.process()
         response: dict[str, Any] = dict(processor.response())
         self._back_off(records, response.get("batchItemFailures", []))
-        report.max_lag_seconds = self._exporter.max_lag_seconds
         return BatchOutcome(response=response, report=report, handed_on=handed_on)
 
     def _back_off(self, records: Sequence[dict[str, Any]], failures: Sequence[Any]) -> None:

@@ -165,12 +165,9 @@ class Pipeline:
             return self._done(operation.qualified, faults, forward(request), forwarded=True)
         failed = rewrites.failed_entries(entries, rule.params, self.book.sample)
         body = rewrites.forward_entries(payload, failed)
-        upstream: dict[str, Any] = {}
-        if body is not None:
-            response = forward(request.with_body(body))
-            if response.status != 200:  # the whole call failed upstream: pass that on
-                return self._done(operation.qualified, faults, response, forwarded=True)
-            upstream = _json_object(response.body) or {}
+        upstream = _forward_rest(request, body, forward)
+        if isinstance(upstream, Response):  # the whole call failed upstream: pass that on
+            return self._done(operation.qualified, faults, upstream, forwarded=True)
         document = rewrites.merge_entries(len(entries), failed, rule.params, upstream)
         answer = errors.json_response(operation, document)
         return self._done(
@@ -191,12 +188,9 @@ class Pipeline:
             return self._done(operation.qualified, faults, forward(request), forwarded=True)
         plan = rewrites.plan_rejection(events, rule.params, self.now_ms())
         body = rewrites.forward_events(payload, plan)
-        upstream: dict[str, Any] = {}
-        if body is not None:
-            response = forward(request.with_body(body))
-            if response.status != 200:
-                return self._done(operation.qualified, faults, response, forwarded=True)
-            upstream = _json_object(response.body) or {}
+        upstream = _forward_rest(request, body, forward)
+        if isinstance(upstream, Response):
+            return self._done(operation.qualified, faults, upstream, forwarded=True)
         answer = errors.json_response(operation, rewrites.merge_rejection(plan, upstream))
         return self._done(
             operation.qualified,
@@ -246,3 +240,16 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
     except ValueError:
         return None
     return document if isinstance(document, dict) else None
+
+
+def _forward_rest(
+    request: Request, body: bytes | None, forward: Forward
+) -> dict[str, Any] | Response:
+    """Forward the part of a request a partial fault lets through (`body`; None: nothing):
+    upstream's answer document, or upstream's response when the whole call failed there."""
+    if body is None:
+        return {}
+    response = forward(request.with_body(body))
+    if response.status != 200:
+        return response
+    return _json_object(response.body) or {}

@@ -53,7 +53,8 @@ from local.faultsuite.ledger import Result, tally
 from local.mgn_emulator import MgnEmulator
 from local.mgn_emulator.worlds import job_log
 from mgn_exporter.checkpoint import AccountState
-from mgn_exporter.exporter import BATCH_ITEMS, LEASE_SLACK_SECONDS
+from mgn_exporter.export_batch import BATCH_ITEMS
+from mgn_exporter.exporter import LEASE_SLACK_SECONDS
 from mgn_exporter.work_request import BadMessage, parse_body
 
 # Calls whose answer says the exporter broke a service limit (the proxy enforces them).

@@ -30,7 +30,7 @@ from local.faultsuite.harness import Harness, crash_visibility_timeout, receive_
 from local.faultsuite.ledger import Result
 from local.mgn_emulator import make_item
 from mgn_exporter.events import TRUNCATION_MARKER
-from mgn_exporter.exporter import BATCH_ITEMS
+from mgn_exporter.export_batch import BATCH_ITEMS
 from mgn_exporter.work_request import BadMessage, parse_body
 
 SECOND_ACCOUNT = "222222222222"

@@ -23,6 +23,7 @@ from local.sandbox.drain import stack_drain
 from local.sandbox.errors import SandboxError
 from local.sandbox.function import FunctionLogs, FunctionRunner, extract_code
 from local.sandbox.live_wave import LiveWave, wave_spec
+from local.sandbox.planned import PlannedStack, read_planned
 from local.sandbox.printer import Printer
 from local.sandbox.progress import TickTable
 from local.sandbox.results import exporter_events, show_results
@@ -106,6 +107,10 @@ def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> O
             seconds = synthesize(assembly)
             say.step(f"Synthesized the CDK app (python app.py) in {seconds:.1f} s")
 
+        # Options the stack's settings bound are checked before anything is deployed.
+        planned = read_planned(assembly)
+        plan = _plan(options, planned)
+        workers_wanted = worker_count(options, planned.max_concurrency)
         moto_patches.apply()
         endpoint = resources.enter_context(moto_server())
         deploy_started = time.monotonic()
@@ -114,7 +119,6 @@ def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> O
         capture = Capture.install(stack)
         _show_deployment(say, stack, deployment, time.monotonic() - deploy_started)
 
-        plan = _plan(options, stack)
         spec = ProgrammeSpec(
             accounts=options.accounts,
             jobs=options.jobs,
@@ -154,7 +158,7 @@ def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> O
                 mgn_endpoint=emulator.endpoint_url,
                 label=f"worker-{slot}",
             )
-            for slot in range(1, worker_count(options, stack) + 1)
+            for slot in range(1, workers_wanted + 1)
         ]
         for worker in workers:
             resources.callback(worker.close)
@@ -247,24 +251,22 @@ def _wave_report(wave: LiveWave | None) -> dict[str, Any] | None:
     }
 
 
-def worker_count(options: Options, stack: DeployedStack) -> int:
+def worker_count(options: Options, max_concurrency: int | None) -> int:
     """The pollers: the sandbox's --workers, within the mapping's MaximumConcurrency."""
     if options.workers < 1:
         raise SandboxError("--workers must be at least 1")
-    cap = stack.mapping.max_concurrency
-    return min(options.workers, cap) if cap else options.workers
+    return min(options.workers, max_concurrency) if max_concurrency else options.workers
 
 
-def _plan(options: Options, stack: DeployedStack) -> TimePlan:
+def _plan(options: Options, planned: PlannedStack) -> TimePlan:
     # The worker reads MGN; its discovery overlap and backfill bound the simulated window.
-    env = stack.worker.environment
     return plan_time(
         now=datetime.now(UTC),
         ticks=options.ticks,
         tick_minutes=options.tick_minutes,
-        schedule_minutes=stack.schedule.rate_minutes if stack.schedule else None,
-        overlap_minutes=int(env.get("DISCOVERY_OVERLAP_MINUTES") or 60),
-        backfill_days=int(env.get("BACKFILL_DAYS") or 7),
+        schedule_minutes=planned.schedule_minutes,
+        overlap_minutes=planned.overlap_minutes,
+        backfill_days=planned.backfill_days,
         history_days=options.history_days,
     )
 

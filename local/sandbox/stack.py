@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from local.moto_deploy import LocalDeployment, local_session
+from local.sandbox.planned import rate_minutes
 
 _LOGICAL_ID_HASH = re.compile(r"[0-9A-F]{8}$")
 
@@ -39,10 +40,7 @@ class ScheduleRule:
 
     @property
     def rate_minutes(self) -> float | None:
-        match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours)\)", self.expression)
-        if match is None:
-            return None
-        return int(match.group(1)) * (60 if match.group(2).startswith("hour") else 1)
+        return rate_minutes(self.expression)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from local.moto_deploy import (
     trim_template,
     zip_directory,
 )
+from local.sandbox.planned import read_planned
 from tests.infra.conftest import Synth
 
 # moto has a model for these, but not one that can create them from a CDK template.
@@ -346,3 +347,13 @@ def test_schedule_targets_the_dispatcher_and_the_code_is_the_asset(
     assert worker["Configuration"]["CodeSha256"] == expected
     assert dispatcher["Configuration"]["Handler"] == c.DISPATCHER_HANDLER
     assert worker["Configuration"]["Handler"] == c.WORKER_HANDLER
+
+
+def test_the_sandbox_reads_the_settings_its_options_must_fit_before_deploying(
+    synth: Synth,
+) -> None:
+    planned = read_planned(synth.outdir)
+    assert planned.overlap_minutes == synth.config.discovery_overlap_minutes
+    assert planned.backfill_days == synth.config.backfill_days
+    assert planned.schedule_minutes == synth.config.schedule_rate_minutes
+    assert planned.max_concurrency == synth.config.worker_max_concurrency

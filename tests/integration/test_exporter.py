@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from local.mgn_emulator import make_item
-from mgn_exporter import exporter as exporter_module
+from mgn_exporter import account_export, export_batch, job_discovery
 from mgn_exporter.checkpoint import AccountState, new_job_checkpoint
 from mgn_exporter.checkpoint_store import PARTITION_KEY, CheckpointStore, account_key
 from mgn_exporter.settings import get_settings
@@ -280,8 +280,7 @@ def test_an_uninitialized_account_is_recorded_reported_once_and_rechecked_slowly
     state = world.state(OTHER)
     assert state.uninitialized_since is not None and state.recheck_at is not None
     assert (
-        state.recheck_at - state.uninitialized_since
-        == exporter_module.UNINITIALIZED_RECHECK_SECONDS
+        state.recheck_at - state.uninitialized_since == account_export.UNINITIALIZED_RECHECK_SECONDS
     )
     # When the next ticks run before the recheck is due: MGN is not asked, nothing is reported
     emu.reset_calls()
@@ -292,7 +291,7 @@ def test_an_uninitialized_account_is_recorded_reported_once_and_rechecked_slowly
     # When MGN is initialized there and the recheck comes due, it is exported like any other
     emu.add_account(OTHER, initialized=True, managed=True)
     add_job(emu, OTHER, 12, seed=90)
-    monkeypatch.setattr(exporter_module, "UNINITIALIZED_RECHECK_SECONDS", 0)
+    monkeypatch.setattr(account_export, "UNINITIALIZED_RECHECK_SECONDS", 0)
     world.dynamodb.update_item(
         TableName=TABLE,
         Key={PARTITION_KEY: {"S": account_key(OTHER)}},
@@ -359,7 +358,7 @@ def test_a_crash_between_publish_and_checkpoint_loses_nothing_and_duplicates_one
     # crash at the second save
     world.emulator.max_page_size = 50
     add_job(world.emulator, OWN_ACCOUNT, 500, seed=14)
-    monkeypatch.setattr(exporter_module, "BATCH_ITEMS", 200)
+    monkeypatch.setattr(export_batch, "BATCH_ITEMS", 200)
     real_save = CheckpointStore.save
     saves = {"n": 0}
 
@@ -544,7 +543,7 @@ def test_a_backlog_of_more_jobs_than_the_state_holds_drains_over_ticks(
         }
     ).estimated_bytes()
     room = AccountState(account_id=OWN_ACCOUNT).estimated_bytes() + int(3.5 * job_bytes)
-    monkeypatch.setattr(exporter_module, "STATE_BUDGET_BYTES", room)
+    monkeypatch.setattr(job_discovery, "STATE_BUDGET_BYTES", room)
     base = datetime.now(UTC) - timedelta(hours=5)
     for n in range(7):
         add_job(world.emulator, OWN_ACCOUNT, 6, seed=70 + n, created=base + timedelta(minutes=n))

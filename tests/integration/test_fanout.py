@@ -21,6 +21,7 @@ import pytest
 from local.fault_proxy import FaultProxy, Rule
 from local.faultsuite.environments import Worker
 from local.mgn_emulator import make_item
+from mgn_exporter import export_batch
 from mgn_exporter import exporter as exporter_module
 from mgn_exporter.settings import get_dispatch_settings, get_settings
 from mgn_exporter.work_queue import WorkQueue
@@ -331,7 +332,7 @@ def test_a_worker_killed_mid_account_loses_nothing_and_repeats_only_its_batch_in
     repeated = sorted(position for (_, _, position), count in in_bus.items() if count > 1)
     assert repeated == sorted(position for (_, _, position), count in in_logs.items() if count > 1)
     assert max(in_bus.values()) == 2
-    assert 0 < len(repeated) <= exporter_module.BATCH_ITEMS
+    assert 0 < len(repeated) <= export_batch.BATCH_ITEMS
     assert repeated == list(range(left_at, left_at + len(repeated)))
     # And the checkpoint is at the end of the log; the queues are empty
     assert world.state(OWN_ACCOUNT).jobs[job].position == total

@@ -13,8 +13,8 @@ import pytest
 from local.esm_emulator import MappingConfig, lambda_sqs_event
 from mgn_exporter.deadline import Deadline
 from mgn_exporter.errors import QueueUnavailable
-from mgn_exporter.exporter import AccountReport
 from mgn_exporter.observability import logger
+from mgn_exporter.reports import AccountReport
 from mgn_exporter.work_request import REASON_CONTINUATION, REASON_SCHEDULE, WorkRequest
 from mgn_exporter.worker import BatchWorker
 
@@ -63,8 +63,6 @@ class ScriptedExporter:
     """Answers each account with a scripted report; `until_deadline` accounts run until their
     share of the deadline is used up (an export stopped by the deadline), `takes` accounts
     take that many seconds whatever their share (a slow last page)."""
-
-    max_lag_seconds = 0.0
 
     def __init__(
         self,
