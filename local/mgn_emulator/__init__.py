@@ -7,11 +7,13 @@ request shapes, limits and error shapes/statuses.
 
 Three ways to use it:
 
-* ``MgnEmulator`` in a test: set up accounts, jobs and items, inject faults, set the clock.
+* ``MgnEmulator`` in a test: set up accounts, jobs and items, source servers, waves and
+  applications, inject faults, set the clock.
 * A simulated migration programme (``programme.generate_programme``: accounts, one of them
-  uninitialized, waves of test and cutover jobs, job logs in MGN's order with failures),
-  played by ``emu.play(programme)`` as the simulated clock passes each job's and item's
-  time (``playback``).
+  uninitialized, waves of test and cutover jobs, job logs in MGN's order with failures, and
+  the inventory naming their servers: MGN waves, applications, hostnames), played by
+  ``emu.play(programme)`` as the simulated clock passes each job's and item's time
+  (``playback``).
 * ``python -m local.mgn_emulator --port N [--accounts --jobs --seed --speed ...]``: a programme
   served until Ctrl-C, the clock running at ``--speed`` (see ``mgn_emulator.cli``).
 
@@ -25,7 +27,14 @@ ThrottlingException (429, ``Retry-After``) or a 5xx (InternalServerException or 
 seeded; ``token_ttl_seconds`` (simulated); ``max_page_size`` (short pages); ``inject_fault``
 for exact faults on exact calls. ``injected_faults`` counts what was answered.
 
-Served: ListManagedAccounts, DescribeJobs, DescribeJobLogItems, DescribeSourceServers.
+Inventory (what names a job log event's server, application and wave): ``add_wave``,
+``add_application(wave_id=...)``, ``rename_wave``/``rename_application`` (at ``when``),
+``archive_wave``/``archive_application``, ``assign_wave``, ``assign_application``,
+``add_source_server(hostname=, fqdn=, name=)`` and ``add_inventory`` (a planned
+``inventory.Inventory``, such as a programme's or ``worlds.log_inventory``'s).
+
+Served: ListManagedAccounts, DescribeJobs, DescribeJobLogItems, DescribeSourceServers,
+ListApplications, ListWaves.
 Requests are ``POST /<Operation>`` with a JSON body (empty body = ``{}``); anything else is
 a ValidationException with reason ``unknownOperation``. Errors carry the model's HTTP
 status, ``x-amzn-ErrorType: <Name>`` and a JSON body with ``message`` (and ``code``,
@@ -68,8 +77,18 @@ Simplifications and choices where MGN's behaviour is not documented:
   TERMINATED) unless set with ``set_launch_status``; ``tags`` is always present.
 * DescribeSourceServers: servers in insertion order, created implicitly from a job's
   ``source_server_ids`` (READY_FOR_TEST, AGENT_BASED) or with ``add_source_server``;
-  rendered with sourceServerID, arn, isArchived, tags, lifeCycle.state, replicationType,
-  applicationID. ListManagedAccounts: ascending account id.
+  rendered with sourceServerID, arn, isArchived, tags (``Name`` when given),
+  lifeCycle.state, replicationType, sourceProperties.identificationHints (hostname and fqdn
+  when given: empty for an implicit server; no awsInstanceID, vmWareUuid or vmPath) and
+  applicationID when in one. ListManagedAccounts: ascending account id.
+* ListApplications and ListWaves: in insertion order (servers, waves and applications share
+  one sequence); an empty ID filter list filters nothing, as absent. Rendered with the id,
+  arn (``application/<id>``, ``wave/<id>``), name, description (``""`` unless given),
+  isArchived, creationDateTime, lastModifiedDateTime (the last rename, archive or wave
+  change), tags, an application's waveID when in one; the aggregated status holds only
+  the totals (totalSourceServers, totalApplications, archived ones counted), no health or
+  progress. A server's application and an application's wave must be in its account;
+  archiving checks nothing (MGN's rules about archiving non-empty groups are not modeled).
 * Timestamps are rendered like ``2026-11-25T10:00:00.123Z`` (UTC, milliseconds).
 * Injected ``ServiceUnavailable`` is a bare 503 with a text body and no error type, which
   botocore reports as a ClientError with code ``503``.
@@ -83,6 +102,7 @@ Simplifications and choices where MGN's behaviour is not documented:
 
 from local.mgn_emulator.emulator import MgnEmulator
 from local.mgn_emulator.errors import ApiError
+from local.mgn_emulator.inventory import Inventory
 from local.mgn_emulator.playback import Playback, PlaybackProgress
 from local.mgn_emulator.programme import Programme, ProgrammeSpec, Timeline, generate_programme
 from local.mgn_emulator.service import DEFAULT_MAX_RESULTS
@@ -91,6 +111,7 @@ from local.mgn_emulator.timefmt import format_datetime, make_item, parse_datetim
 __all__ = [
     "DEFAULT_MAX_RESULTS",
     "ApiError",
+    "Inventory",
     "MgnEmulator",
     "Playback",
     "PlaybackProgress",

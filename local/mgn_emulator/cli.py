@@ -22,7 +22,7 @@ from types import FrameType
 
 from local.mgn_emulator.emulator import MgnEmulator
 from local.mgn_emulator.playback import PlaybackProgress
-from local.mgn_emulator.programme import PlannedAccount, ProgrammeSpec, Timeline, generate_programme
+from local.mgn_emulator.programme import Programme, ProgrammeSpec, Timeline, generate_programme
 from local.mgn_emulator.timefmt import format_datetime
 
 PROGRESS_INTERVAL_SECONDS = 5.0
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         emulator.set_now(now)
     playback = emulator.play(programme)
     with emulator:
-        _print_banner(emulator, programme.accounts, playback.progress())
+        _print_banner(emulator, programme, playback.progress())
         last: PlaybackProgress | None = None
         while not stop.wait(PROGRESS_INTERVAL_SECONDS if not args.quiet else 3600):
             progress = playback.reveal_until(emulator.now())
@@ -109,16 +109,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _print_banner(
-    emulator: MgnEmulator, accounts: tuple[PlannedAccount, ...], progress: PlaybackProgress
-) -> None:
+def _print_banner(emulator: MgnEmulator, programme: Programme, progress: PlaybackProgress) -> None:
     print(f"MGN emulator on {emulator.endpoint_url} (region {emulator.region})")
     print(f"  export AWS_ENDPOINT_URL_MGN={emulator.endpoint_url} AWS_REGION={emulator.region}")
     print("  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing")
-    for account in accounts:
+    for account in programme.accounts:
         role = "caller" if not account.managed else "managed"
         state = "initialized" if account.initialized else "UNINITIALIZED"
         print(f"  account {account.account_id}  {role:<7}  {state}")
+    inventory = programme.inventory
+    print(
+        f"  {len(inventory.waves)} waves, {len(inventory.applications)} applications, "
+        f"{len(inventory.servers)} source servers (over the accounts)"
+    )
     print(f"  {progress.jobs_total} jobs, {progress.items_total} items; Ctrl-C to stop")
     print(_progress_line(emulator.now(), progress), flush=True)
 

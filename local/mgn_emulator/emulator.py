@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from botocore.config import Config
     from mypy_boto3_mgn import MgnClient
 
+    from local.mgn_emulator.inventory import Inventory
     from local.mgn_emulator.programme import Programme
 
 
@@ -190,7 +191,12 @@ class MgnEmulator(BackgroundServer):
         replication_type: str = "AGENT_BASED",
         tags: dict[str, str] | None = None,
         application_id: str | None = None,
+        hostname: str | None = None,
+        fqdn: str | None = None,
+        name: str | None = None,
     ) -> str:
+        """A source server; ``hostname`` and ``fqdn`` are its identificationHints, ``name``
+        its ``Name`` tag, ``application_id`` an application already in the account."""
         return self._store.add_source_server(
             account_id,
             source_server_id,
@@ -199,7 +205,146 @@ class MgnEmulator(BackgroundServer):
             replication_type=replication_type,
             tags=tags,
             application_id=application_id,
+            hostname=hostname,
+            fqdn=fqdn,
+            name=name,
         )
+
+    def assign_application(
+        self, account_id: str, source_server_id: str, application_id: str | None
+    ) -> None:
+        """Put the server in an application of its account (None: in none)."""
+        self._store.assign_application(account_id, source_server_id, application_id)
+
+    def add_wave(
+        self,
+        account_id: str,
+        wave_id: str | None = None,
+        *,
+        name: str,
+        description: str = "",
+        is_archived: bool = False,
+        tags: dict[str, str] | None = None,
+        created: datetime | None = None,
+    ) -> str:
+        """A wave (a random id unless given); ``created`` (default: now) is also its
+        lastModifiedDateTime until it changes."""
+        return self._store.add_wave(
+            account_id,
+            wave_id,
+            name=name,
+            description=description,
+            is_archived=is_archived,
+            tags=dict(tags or {}),
+            created=self._when(created),
+        )
+
+    def add_application(
+        self,
+        account_id: str,
+        application_id: str | None = None,
+        *,
+        name: str,
+        description: str = "",
+        wave_id: str | None = None,
+        is_archived: bool = False,
+        tags: dict[str, str] | None = None,
+        created: datetime | None = None,
+    ) -> str:
+        """An application (a random id unless given), in ``wave_id`` (a wave already in the
+        account) or in no wave."""
+        return self._store.add_application(
+            account_id,
+            application_id,
+            name=name,
+            description=description,
+            wave_id=wave_id,
+            is_archived=is_archived,
+            tags=dict(tags or {}),
+            created=self._when(created),
+        )
+
+    def rename_wave(
+        self,
+        account_id: str,
+        wave_id: str,
+        name: str,
+        *,
+        description: str | None = None,
+        when: datetime | None = None,
+    ) -> None:
+        """Rename the wave (and change its description if given) at ``when`` (default: now)."""
+        self._store.update_wave(
+            account_id, wave_id, name=name, description=description, now=self._when(when)
+        )
+
+    def rename_application(
+        self,
+        account_id: str,
+        application_id: str,
+        name: str,
+        *,
+        description: str | None = None,
+        when: datetime | None = None,
+    ) -> None:
+        self._store.update_application(
+            account_id, application_id, name=name, description=description, now=self._when(when)
+        )
+
+    def archive_wave(self, account_id: str, wave_id: str, archived: bool = True) -> None:
+        """Archive the wave (``archived=False``: unarchive it)."""
+        self._store.update_wave(account_id, wave_id, is_archived=archived, now=self.now())
+
+    def archive_application(
+        self, account_id: str, application_id: str, archived: bool = True
+    ) -> None:
+        self._store.update_application(
+            account_id, application_id, is_archived=archived, now=self.now()
+        )
+
+    def assign_wave(
+        self,
+        account_id: str,
+        application_id: str,
+        wave_id: str | None,
+        when: datetime | None = None,
+    ) -> None:
+        """Put the application in a wave of its account (None: in none)."""
+        self._store.assign_wave(account_id, application_id, wave_id, self._when(when))
+
+    def add_inventory(self, inventory: Inventory) -> None:
+        """Add a planned inventory's waves, applications and named servers at once (its
+        renames are a playback's to make, when their time comes)."""
+        with self._store.lock:  # requests see all of it or none of it
+            for wave in inventory.waves:
+                self.add_wave(
+                    wave.account_id,
+                    wave.wave_id,
+                    name=wave.name,
+                    description=wave.description,
+                    created=wave.created,
+                )
+            for app in inventory.applications:
+                self.add_application(
+                    app.account_id,
+                    app.application_id,
+                    name=app.name,
+                    description=app.description,
+                    wave_id=app.wave_id,
+                    created=app.created,
+                )
+            for server in inventory.servers:
+                self.add_source_server(
+                    server.account_id,
+                    server.source_server_id,
+                    application_id=server.application_id,
+                    hostname=server.hostname,
+                    fqdn=server.fqdn,
+                    name=server.name,
+                )
+
+    def _when(self, when: datetime | None) -> datetime:
+        return self.now() if when is None else as_utc(when)
 
     def job_items(self, account_id: str, job_id: str) -> list[dict[str, Any]]:
         """A deep copy of the job's stored log."""

@@ -8,7 +8,14 @@ import botocore.session
 from botocore.model import OperationModel, ServiceModel, StructureShape
 
 SERVED_OPERATIONS = frozenset(
-    {"ListManagedAccounts", "DescribeJobs", "DescribeJobLogItems", "DescribeSourceServers"}
+    {
+        "ListManagedAccounts",
+        "DescribeJobs",
+        "DescribeJobLogItems",
+        "DescribeSourceServers",
+        "ListApplications",
+        "ListWaves",
+    }
 )
 
 

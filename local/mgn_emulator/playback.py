@@ -3,8 +3,10 @@
 A job exists (DescribeJobs lists it, ``STARTED``) from its creation time on; each item is in
 its log from its ``logDateTime`` on, appended in order; the servers' launch statuses and the
 job's ``COMPLETED`` status (``endDateTime`` = the ``JOB_END`` item's time) are set when its
-last item is revealed. Accounts are registered at once. Nothing is ever taken back: moving
-the clock backwards reveals nothing new.
+last item is revealed. Accounts and the inventory (waves, applications, named source
+servers) are registered at once, as they were set up before the programme; its renames
+happen as the clock passes them. Nothing is ever taken back: moving the clock backwards
+reveals nothing new.
 """
 
 from __future__ import annotations
@@ -43,10 +45,12 @@ class Playback:
         self._revealed: dict[int, int] = {}
         self._completed: set[int] = set()
         self._pending = sorted(range(len(programme.jobs)), key=lambda i: programme.jobs[i].created)
+        self._renames = sorted(programme.inventory.renames, key=lambda rename: rename.at)
         for account in programme.accounts:
             emulator.add_account(
                 account.account_id, initialized=account.initialized, managed=account.managed
             )
+        emulator.add_inventory(programme.inventory)
 
     def reveal_until(self, when: datetime) -> PlaybackProgress:
         """Make everything that has happened by ``when`` visible; returns the progress."""
@@ -59,6 +63,11 @@ class Playback:
             for index, shown in list(self._revealed.items()):
                 if index not in self._completed:
                     self._reveal_items(index, shown, moment)
+            while self._renames and self._renames[0].at <= moment:
+                rename = self._renames.pop(0)
+                self._emulator.rename_wave(
+                    rename.account_id, rename.wave_id, rename.name, when=rename.at
+                )
             return self._progress()
 
     def progress(self) -> PlaybackProgress:

@@ -29,6 +29,11 @@ How a programme looks:
 * Failures are drawn at fixed chances scaled by ``failure_rate``; when it is above 0, the
   first live job always has one failed conversion attempt (then a good retry) and one live
   cutover job (if any) always has a failed launch, so that every programme shows both.
+* Its inventory (``mgn_emulator.inventory``): every server a job names has a hostname, fqdn,
+  Name tag and (but one, in a programme of four servers or more) an application, in an MGN
+  wave per programme wave and account ("Wave 1 - Finance"), created two weeks before the
+  programme starts. The first live job's wave is renamed halfway through that job. Drawn
+  from a random stream of its own, so the jobs and items a seed gives did not change.
 
 The rawError texts are made up in the style of MGN's, not copied from it.
 """
@@ -42,6 +47,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from local.mgn_emulator.inventory import Inventory, ServerGroup, plan_inventory, renamed
 from local.mgn_emulator.timefmt import as_utc, make_item
 
 MAX_ATTEMPTS = 3
@@ -49,6 +55,8 @@ MAX_ATTEMPTS = 3
 LIVE_JOB_SHARE = 0.4
 # History jobs end at least this long before the live window starts.
 HISTORY_GAP = timedelta(minutes=30)
+# The waves and applications were set up this long before the programme's first job.
+INVENTORY_LEAD = timedelta(days=14)
 
 # Chances at failure_rate 1.0.
 P_SKIP = 0.02
@@ -156,6 +164,7 @@ class Programme:
     accounts: tuple[PlannedAccount, ...]
     jobs: tuple[PlannedJob, ...]
     timeline: Timeline
+    inventory: Inventory = field(default_factory=Inventory)
 
     @property
     def item_count(self) -> int:
@@ -216,7 +225,32 @@ def generate_programme(
         else:
             start, scale = _live_start(rng, timeline, live_index, len(live_slots), steps)
         jobs.append(_planned_job(rng, slot, steps, statuses, start, scale, live_index >= 0))
-    return Programme(caller_account, tuple(accounts), tuple(jobs), timeline)
+    inventory = plan_inventory(spec.seed, _server_groups(jobs), _inventory_start(timeline))
+    return Programme(
+        caller_account, tuple(accounts), tuple(jobs), timeline, _mid_run_rename(inventory, jobs)
+    )
+
+
+def _server_groups(jobs: list[PlannedJob]) -> list[ServerGroup]:
+    """Each wave's servers per account, in programme order; from the jobs rather than the
+    slots, so that a server no job names (past the last job) has no record."""
+    groups: dict[tuple[int, str], ServerGroup] = {}
+    for job in jobs:
+        key = (job.wave, job.account_id)
+        groups.setdefault(key, ServerGroup(job.wave, job.account_id, job.source_server_ids))
+    return list(groups.values())
+
+
+def _inventory_start(timeline: Timeline) -> datetime:
+    return as_utc(timeline.history_start or timeline.live_start) - INVENTORY_LEAD
+
+
+def _mid_run_rename(inventory: Inventory, jobs: list[PlannedJob]) -> Inventory:
+    # Halfway through a running job: an exporter sees the wave under both names.
+    live = next((job for job in jobs if job.live), None)
+    if live is None:
+        return inventory
+    return renamed(inventory, live.wave, live.created + (live.ended - live.created) / 2)
 
 
 def _accounts(rng: random.Random, spec: ProgrammeSpec, caller: str) -> list[PlannedAccount]:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from local.mgn_emulator.clock import SimClock
 from local.mgn_emulator.errors import access_denied, field_error, uninitialized
-from local.mgn_emulator.store import Job, SourceServer, Store
+from local.mgn_emulator.store import Application, Job, SourceServer, Store, Wave
 from local.mgn_emulator.timefmt import format_datetime, parse_datetime, sort_key
 from local.mgn_emulator.tokens import TokenCodec, TokenError
 
@@ -41,6 +42,8 @@ class MgnService:
             "DescribeJobs": self.describe_jobs,
             "DescribeJobLogItems": self.describe_job_log_items,
             "DescribeSourceServers": self.describe_source_servers,
+            "ListApplications": self.list_applications,
+            "ListWaves": self.list_waves,
         }
 
     def call(self, operation: str, params: Params) -> dict[str, Any]:
@@ -174,6 +177,42 @@ class MgnService:
             records.append(([f"{server.seq:012d}"], self._render_server(server)))
         return self._keyset_page("DescribeSourceServers", account, records, params)
 
+    def list_applications(self, account: str, params: Params) -> dict[str, Any]:
+        filters: Params = params.get("filters") or {}
+        ids = set(filters.get("applicationIDs") or [])
+        wave_ids = set(filters.get("waveIDs") or [])
+        archived = filters.get("isArchived")
+        servers = Counter(
+            server.application_id
+            for server in self.store.servers.values()
+            if server.account_id == account
+        )
+        records: list[Record] = [
+            ([f"{app.seq:012d}"], self._render_application(app, servers[app.application_id]))
+            for app in self.store.applications.values()
+            if app.account_id == account
+            and _wanted(app.application_id, ids)
+            and _wanted(app.wave_id, wave_ids)
+            and (archived is None or app.is_archived == archived)
+        ]
+        return self._keyset_page("ListApplications", account, records, params)
+
+    def list_waves(self, account: str, params: Params) -> dict[str, Any]:
+        filters: Params = params.get("filters") or {}
+        ids = set(filters.get("waveIDs") or [])
+        archived = filters.get("isArchived")
+        applications = Counter(
+            app.wave_id for app in self.store.applications.values() if app.account_id == account
+        )
+        records: list[Record] = [
+            ([f"{wave.seq:012d}"], self._render_wave(wave, applications[wave.wave_id]))
+            for wave in self.store.waves.values()
+            if wave.account_id == account
+            and _wanted(wave.wave_id, ids)
+            and (archived is None or wave.is_archived == archived)
+        ]
+        return self._keyset_page("ListWaves", account, records, params)
+
     # -- rendering ----------------------------------------------------------------------------
 
     def _arn(self, account: str, resource: str) -> str:
@@ -208,10 +247,51 @@ class MgnService:
             "tags": dict(server.tags),
             "lifeCycle": {"state": server.life_cycle_state},
             "replicationType": server.replication_type,
+            "sourceProperties": {"identificationHints": _hints(server)},
         }
         if server.application_id is not None:
             rendered["applicationID"] = server.application_id
         return rendered
+
+    def _render_application(self, app: Application, servers: int) -> dict[str, Any]:
+        rendered: dict[str, Any] = {
+            "applicationID": app.application_id,
+            "arn": self._arn(app.account_id, f"application/{app.application_id}"),
+            "name": app.name,
+            "description": app.description,
+            "isArchived": app.is_archived,
+            "applicationAggregatedStatus": {"totalSourceServers": servers},
+            "creationDateTime": format_datetime(app.created),
+            "lastModifiedDateTime": format_datetime(app.modified),
+            "tags": dict(app.tags),
+        }
+        if app.wave_id is not None:
+            rendered["waveID"] = app.wave_id
+        return rendered
+
+    def _render_wave(self, wave: Wave, applications: int) -> dict[str, Any]:
+        return {
+            "waveID": wave.wave_id,
+            "arn": self._arn(wave.account_id, f"wave/{wave.wave_id}"),
+            "name": wave.name,
+            "description": wave.description,
+            "isArchived": wave.is_archived,
+            "waveAggregatedStatus": {"totalApplications": applications},
+            "creationDateTime": format_datetime(wave.created),
+            "lastModifiedDateTime": format_datetime(wave.modified),
+            "tags": dict(wave.tags),
+        }
+
+
+def _wanted(value: str | None, wanted: Collection[str]) -> bool:
+    """An ID filter: an empty (or absent) list filters nothing, as in the other filters."""
+    return not wanted or value in wanted
+
+
+def _hints(server: SourceServer) -> dict[str, str]:
+    # Only what the world gave: a server created implicitly by a job has no hints.
+    hints = {"hostname": server.hostname, "fqdn": server.fqdn}
+    return {key: value for key, value in hints.items() if value is not None}
 
 
 def _launch_status(job: Job) -> str:

@@ -1,4 +1,5 @@
-"""In-memory MGN state: accounts, jobs (with their append-only logs) and source servers.
+"""In-memory MGN state: accounts, jobs (with their append-only logs), source servers, and
+the waves and applications that group the servers.
 
 The store checks the inputs of the test-facing API (job ids, enums) so that mistakes in
 test set-up fail loudly, but stores log items verbatim, however malformed.
@@ -39,6 +40,7 @@ _JOB_ID = _pattern("JobID")
 _SOURCE_SERVER_ID = _pattern("SourceServerID")
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")
 _APPLICATION_ID = _pattern("ApplicationID")
+_WAVE_ID = _pattern("WaveID")
 
 
 def random_id(prefix: str) -> str:
@@ -48,6 +50,18 @@ def random_id(prefix: str) -> str:
 def _check(kind: str, value: str, allowed: frozenset[str] | re.Pattern[str]) -> str:
     ok = value in allowed if isinstance(allowed, frozenset) else allowed.fullmatch(value)
     if not ok:
+        raise ValueError(f"invalid {kind}: {value!r}")
+    return value
+
+
+def _check_text(kind: str, value: str, shape_name: str) -> str:
+    """``value`` if the model's string shape (length, pattern) allows it: what MGN would
+    render must parse, so set-up mistakes fail here rather than in a client."""
+    metadata = service_model().shape_for(shape_name).metadata
+    pattern = metadata.get("pattern")
+    too_short = len(value) < metadata.get("min", 0)
+    too_long = "max" in metadata and len(value) > metadata["max"]
+    if too_short or too_long or (pattern is not None and not re.fullmatch(pattern, value)):
         raise ValueError(f"invalid {kind}: {value!r}")
     return value
 
@@ -84,6 +98,35 @@ class SourceServer:
     tags: dict[str, str]
     application_id: str | None
     seq: int
+    hostname: str | None = None
+    fqdn: str | None = None
+
+
+@dataclass
+class Wave:
+    account_id: str
+    wave_id: str
+    name: str
+    description: str
+    is_archived: bool
+    tags: dict[str, str]
+    created: datetime
+    modified: datetime
+    seq: int
+
+
+@dataclass
+class Application:
+    account_id: str
+    application_id: str
+    name: str
+    description: str
+    is_archived: bool
+    tags: dict[str, str]
+    created: datetime
+    modified: datetime
+    seq: int
+    wave_id: str | None = None
 
 
 class Store:
@@ -92,7 +135,14 @@ class Store:
         self.accounts: dict[str, Account] = {}
         self.jobs: dict[tuple[str, str], Job] = {}
         self.servers: dict[tuple[str, str], SourceServer] = {}
+        self.waves: dict[tuple[str, str], Wave] = {}
+        self.applications: dict[tuple[str, str], Application] = {}
         self._seq = 0
+
+    def _next_seq(self) -> int:
+        # One counter for every listed kind: insertion order is the page order.
+        self._seq += 1
+        return self._seq
 
     # -- accounts ---------------------------------------------------------------------------
 
@@ -206,27 +256,217 @@ class Store:
         replication_type: str = "AGENT_BASED",
         tags: dict[str, str] | None = None,
         application_id: str | None = None,
+        hostname: str | None = None,
+        fqdn: str | None = None,
+        name: str | None = None,
     ) -> str:
         _check("life cycle state", life_cycle_state, LIFE_CYCLE_STATES)
         _check("replication type", replication_type, REPLICATION_TYPES)
-        if application_id is not None:
-            _check("application id", application_id, _APPLICATION_ID)
+        for kind, text in (("hostname", hostname), ("fqdn", fqdn)):
+            if text is not None:
+                _check_text(kind, text, "BoundedString")
+        all_tags = dict(tags or {})
+        if name is not None:
+            all_tags["Name"] = name
         with self.lock:
             self._require_account(account_id)
+            if application_id is not None:
+                self.application(account_id, application_id)
             if source_server_id is None:
                 source_server_id = random_id("s-")
             _check("source server id", source_server_id, _SOURCE_SERVER_ID)
             if (account_id, source_server_id) in self.servers:
                 raise ValueError(f"source server {source_server_id} already exists")
-            self._seq += 1
             self.servers[(account_id, source_server_id)] = SourceServer(
                 account_id=account_id,
                 source_server_id=source_server_id,
                 is_archived=is_archived,
                 life_cycle_state=life_cycle_state,
                 replication_type=replication_type,
-                tags=dict(tags or {}),
+                tags=all_tags,
                 application_id=application_id,
-                seq=self._seq,
+                seq=self._next_seq(),
+                hostname=hostname,
+                fqdn=fqdn,
             )
             return source_server_id
+
+    def source_server(self, account_id: str, source_server_id: str) -> SourceServer:
+        with self.lock:
+            try:
+                return self.servers[(account_id, source_server_id)]
+            except KeyError:
+                message = f"no source server {source_server_id} in account {account_id}"
+                raise KeyError(message) from None
+
+    def assign_application(
+        self, account_id: str, source_server_id: str, application_id: str | None
+    ) -> None:
+        """Put the server in the application (None: in none); both in the same account."""
+        with self.lock:
+            server = self.source_server(account_id, source_server_id)
+            if application_id is not None:
+                self.application(account_id, application_id)
+            server.application_id = application_id
+
+    # -- waves and applications -------------------------------------------------------------
+
+    def add_wave(
+        self,
+        account_id: str,
+        wave_id: str | None,
+        *,
+        name: str,
+        description: str,
+        is_archived: bool,
+        tags: dict[str, str],
+        created: datetime,
+    ) -> str:
+        _check_text("wave name", name, "WaveName")
+        _check_text("wave description", description, "WaveDescription")
+        with self.lock:
+            self._require_account(account_id)
+            wave_id = self._new_id(account_id, wave_id, "wave-", _WAVE_ID, self.waves)
+            self.waves[(account_id, wave_id)] = Wave(
+                account_id=account_id,
+                wave_id=wave_id,
+                name=name,
+                description=description,
+                is_archived=is_archived,
+                tags=dict(tags),
+                created=created,
+                modified=created,
+                seq=self._next_seq(),
+            )
+            return wave_id
+
+    def add_application(
+        self,
+        account_id: str,
+        application_id: str | None,
+        *,
+        name: str,
+        description: str,
+        wave_id: str | None,
+        is_archived: bool,
+        tags: dict[str, str],
+        created: datetime,
+    ) -> str:
+        _check_text("application name", name, "ApplicationName")
+        _check_text("application description", description, "ApplicationDescription")
+        with self.lock:
+            self._require_account(account_id)
+            if wave_id is not None:
+                self.wave(account_id, wave_id)
+            application_id = self._new_id(
+                account_id, application_id, "app-", _APPLICATION_ID, self.applications
+            )
+            self.applications[(account_id, application_id)] = Application(
+                account_id=account_id,
+                application_id=application_id,
+                name=name,
+                description=description,
+                is_archived=is_archived,
+                tags=dict(tags),
+                created=created,
+                modified=created,
+                seq=self._next_seq(),
+                wave_id=wave_id,
+            )
+            return application_id
+
+    def _new_id(
+        self,
+        account_id: str,
+        given: str | None,
+        prefix: str,
+        pattern: re.Pattern[str],
+        existing: dict[tuple[str, str], Any],
+    ) -> str:
+        if given is None:
+            given = random_id(prefix)
+            while (account_id, given) in existing:  # pragma: no cover - 62**17 ids
+                given = random_id(prefix)
+        _check(f"{prefix.rstrip('-')} id", given, pattern)
+        if (account_id, given) in existing:
+            raise ValueError(f"{given} already exists in account {account_id}")
+        return given
+
+    def wave(self, account_id: str, wave_id: str) -> Wave:
+        with self.lock:
+            try:
+                return self.waves[(account_id, wave_id)]
+            except KeyError:
+                raise KeyError(f"no wave {wave_id} in account {account_id}") from None
+
+    def application(self, account_id: str, application_id: str) -> Application:
+        with self.lock:
+            try:
+                return self.applications[(account_id, application_id)]
+            except KeyError:
+                message = f"no application {application_id} in account {account_id}"
+                raise KeyError(message) from None
+
+    def update_wave(
+        self,
+        account_id: str,
+        wave_id: str,
+        *,
+        now: datetime,
+        name: str | None = None,
+        description: str | None = None,
+        is_archived: bool | None = None,
+    ) -> None:
+        """Change what is given (as UpdateWave, ArchiveWave and UnarchiveWave do)."""
+        if name is not None:
+            _check_text("wave name", name, "WaveName")
+        if description is not None:
+            _check_text("wave description", description, "WaveDescription")
+        with self.lock:
+            _update(self.wave(account_id, wave_id), now, name, description, is_archived)
+
+    def update_application(
+        self,
+        account_id: str,
+        application_id: str,
+        *,
+        now: datetime,
+        name: str | None = None,
+        description: str | None = None,
+        is_archived: bool | None = None,
+    ) -> None:
+        """Change what is given (as UpdateApplication and (Un)ArchiveApplication do)."""
+        if name is not None:
+            _check_text("application name", name, "ApplicationName")
+        if description is not None:
+            _check_text("application description", description, "ApplicationDescription")
+        with self.lock:
+            record = self.application(account_id, application_id)
+            _update(record, now, name, description, is_archived)
+
+    def assign_wave(
+        self, account_id: str, application_id: str, wave_id: str | None, now: datetime
+    ) -> None:
+        """Put the application in the wave (None: in none); both in the same account."""
+        with self.lock:
+            application = self.application(account_id, application_id)
+            if wave_id is not None:
+                self.wave(account_id, wave_id)
+            application.wave_id = wave_id
+            application.modified = now
+
+
+def _update(
+    record: Wave | Application,
+    now: datetime,
+    name: str | None,
+    description: str | None,
+    is_archived: bool | None,
+) -> None:
+    if name is not None:
+        record.name = name
+    if description is not None:
+        record.description = description
+    if is_archived is not None:
+        record.is_archived = is_archived
+    record.modified = now

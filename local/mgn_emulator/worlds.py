@@ -1,12 +1,15 @@
-"""Job logs that look like MGN's, for tests, benchmarks and the sandbox."""
+"""Job logs that look like MGN's, for tests, benchmarks and the sandbox, and the inventory
+that names the servers they mention (``log_inventory``, loaded with ``add_inventory``)."""
 
 from __future__ import annotations
 
 import random
 import string
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from local.mgn_emulator.inventory import Inventory, ServerGroup, plan_inventory
 from local.mgn_emulator.timefmt import make_item
 
 # One server's steps through a launch job, in MGN's order.
@@ -56,3 +59,24 @@ def job_log(
     if count > 1:
         items.append(make_item("JOB_END", moment + timedelta(seconds=5)))
     return items[:count]
+
+
+def log_inventory(
+    account_id: str, items: Iterable[Mapping[str, Any]], *, created: datetime, seed: int = 0
+) -> Inventory:
+    """One wave, its applications and a named source server for every ``sourceServerID``
+    the items mention (in order of mention), as a programme plans them; for
+    ``MgnEmulator.add_inventory``. Malformed items are passed over, not refused."""
+    servers = _mentioned(items)
+    groups = [ServerGroup(1, account_id, servers)] if servers else []
+    return plan_inventory(seed, groups, created)
+
+
+def _mentioned(items: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
+    servers: dict[str, None] = {}  # ordered, without repeats
+    for item in items:
+        data = item.get("eventData") if isinstance(item, Mapping) else None
+        server = data.get("sourceServerID") if isinstance(data, Mapping) else None
+        if isinstance(server, str):
+            servers.setdefault(server)
+    return tuple(servers)
