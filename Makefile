@@ -8,10 +8,12 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 setup: $(VENV)/.installed
 
+# uv installs the same requirements as pip, about ten times faster (CI's clean machine spends
+# over a minute in pip otherwise); it comes from PyPI like everything else.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[cdk,dev]"
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[cdk,dev]"
 	touch $@
 
 # The README's first command: the whole deployed system on a local cloud (moto), no AWS account.

@@ -76,6 +76,7 @@ class ExporterConfig:
     accounts: str
     backfill_days: int
     discovery_overlap_minutes: int
+    enrichment_refresh_minutes: int
     deadline_margin_seconds: int
     log_level: str
     service_name: str
@@ -123,6 +124,9 @@ class ExporterConfig:
             ),
             deadline_margin_seconds=_setting(
                 raw, c.CTX_DEADLINE_MARGIN_SECONDS, "DEADLINE_MARGIN_SECONDS"
+            ),
+            enrichment_refresh_minutes=_setting(
+                raw, c.CTX_ENRICHMENT_REFRESH_MINUTES, "ENRICHMENT_REFRESH_MINUTES"
             ),
             log_level=_log_level(raw(c.CTX_LOG_LEVEL)),
             service_name=_matching(raw, c.CTX_SERVICE_NAME, SERVICE_NAME),

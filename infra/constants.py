@@ -118,6 +118,7 @@ ENV_DISCOVERY_OVERLAP_MINUTES: Final = "DISCOVERY_OVERLAP_MINUTES"
 ENV_DEADLINE_MARGIN_SECONDS: Final = "DEADLINE_MARGIN_SECONDS"
 ENV_WORK_QUEUE_URL: Final = "WORK_QUEUE_URL"
 ENV_RETRY_BACKOFF_SECONDS: Final = "RETRY_BACKOFF_SECONDS"
+ENV_ENRICHMENT_REFRESH_MINUTES: Final = "ENRICHMENT_REFRESH_MINUTES"
 # A failed work request comes back after 30 s, then 60, 120, 240: with the default
 # maxReceiveCount of 5 an account that keeps failing reaches the DLQ in about 7.5 minutes
 # instead of holding its message group for 5 visibility timeouts (2.5 hours).
@@ -133,11 +134,17 @@ TABLE_ACTIONS: Final = ("dynamodb:UpdateItem",)
 
 # --- MGN: the read-only actions each function calls ----------------------------------------
 # The dispatcher resolves `accounts: auto` (global view); the worker reads the accounts' jobs.
-# Per the service authorization reference, ListManagedAccounts and DescribeJobs have no resource
-# type (IAM requires "*"); DescribeJobLogItems requires a job:
-# arn:${Partition}:mgn:${Region}:${Account}:job/${JobID}.
+# Per the service authorization reference (list_mgn.html), ListManagedAccounts, DescribeJobs and
+# the inventory reads that name events' servers, applications and waves (DescribeSourceServers,
+# ListApplications, ListWaves) are List actions with no resource type (IAM requires "*");
+# DescribeJobLogItems requires a job: arn:${Partition}:mgn:${Region}:${Account}:job/${JobID}.
 DISPATCHER_MGN_ACTIONS: Final = ("mgn:ListManagedAccounts",)
-WORKER_MGN_UNSCOPED_ACTIONS: Final = ("mgn:DescribeJobs",)
+WORKER_MGN_UNSCOPED_ACTIONS: Final = (
+    "mgn:DescribeJobs",
+    "mgn:DescribeSourceServers",
+    "mgn:ListApplications",
+    "mgn:ListWaves",
+)
 WORKER_MGN_JOB_ACTIONS: Final = ("mgn:DescribeJobLogItems",)
 WORKER_MGN_ACTIONS: Final = WORKER_MGN_UNSCOPED_ACTIONS + WORKER_MGN_JOB_ACTIONS
 MGN_ACTIONS: Final = DISPATCHER_MGN_ACTIONS + WORKER_MGN_ACTIONS
@@ -176,6 +183,7 @@ CTX_ACCOUNTS: Final = "accounts"
 CTX_BACKFILL_DAYS: Final = "backfillDays"
 CTX_DISCOVERY_OVERLAP_MINUTES: Final = "discoveryOverlapMinutes"
 CTX_DEADLINE_MARGIN_SECONDS: Final = "deadlineMarginSeconds"
+CTX_ENRICHMENT_REFRESH_MINUTES: Final = "enrichmentRefreshMinutes"
 CTX_LOG_LEVEL: Final = "logLevel"
 CTX_SERVICE_NAME: Final = "serviceName"
 CTX_ARCHIVE_ENABLED: Final = "archiveEnabled"
@@ -204,6 +212,7 @@ CONTEXT_DEFAULTS: Final[dict[str, str | int | bool]] = {
     CTX_BACKFILL_DAYS: 7,
     CTX_DISCOVERY_OVERLAP_MINUTES: 60,
     CTX_DEADLINE_MARGIN_SECONDS: 10,
+    CTX_ENRICHMENT_REFRESH_MINUTES: 15,
     CTX_LOG_LEVEL: "INFO",
     CTX_SERVICE_NAME: "mgn-job-log-exporter",
     CTX_ARCHIVE_ENABLED: True,

@@ -1,8 +1,9 @@
 """The JSON Schema (draft 4, as EventBridge's schema registry takes it) of the event Detail.
 
-Built from the same constants `events.py` shapes events with; `schema/mgn-job-log-event.schema.json`
-is this module's output (`python -m mgn_exporter.event_schema > schema/...`), and a test fails
-when the two differ. Not imported by the handler.
+Built from the same constants `mgn_exporter/events.py` shapes events with;
+`schema/mgn-job-log-event.schema.json` is this module's output
+(`python -m infra.detail_schema > schema/...`), and a test fails when the two differ. The stack
+publishes the file (infra/event_schema.py); the Lambda package does not carry this module.
 """
 
 from __future__ import annotations
@@ -11,11 +12,17 @@ import json
 import sys
 from typing import Any
 
-from mgn_exporter.events import DETAIL_TYPE, KNOWN_EVENTS, SCHEMA_VERSION, TRUNCATION_MARKER
+from mgn_exporter.events import (
+    DETAIL_TYPE,
+    KNOWN_EVENTS,
+    NAME_FIELDS,
+    SCHEMA_VERSION,
+    TRUNCATION_MARKER,
+)
 
 NULLABLE_STRING = {"type": ["string", "null"]}
-# Present only sometimes.
-SOMETIMES_FIELDS = frozenset({"truncated"})
+# Present only sometimes: the names where MGN has them (inventory.py), cut values.
+SOMETIMES_FIELDS = frozenset({"truncated", *NAME_FIELDS})
 # Always present now, but added within the schema version: events exported before lack them,
 # so the schema (which also describes archived and replayed events) cannot require them.
 ADDED_FIELDS = frozenset({"backfill"})
@@ -42,6 +49,28 @@ def detail_schema() -> dict[str, Any]:
             **NULLABLE_STRING,
             "description": "START_TEST, START_CUTOVER, DIAGNOSTIC or TERMINATE; null if unknown.",
         },
+        "sourceServer": _names(
+            "The source server the item names, as MGN lists it (DescribeSourceServers): "
+            "hostname and fqdn from its identification hints, name from its Name tag. Absent "
+            "when the item names no server, when MGN does not list it, or when the list could "
+            "not be read (the EventsNotEnriched metric counts those). Added in schemaVersion 1.",
+            sourceServerID="^s-[0-9a-zA-Z]{17}$",
+            hostname=None,
+            fqdn=None,
+            name=None,
+        ),
+        "application": _names(
+            "The MGN application of the source server (ListApplications). Absent when the "
+            "server belongs to none. Added in schemaVersion 1.",
+            applicationID="^app-[0-9a-zA-Z]{17}$",
+            name=None,
+        ),
+        "wave": _names(
+            "The MGN wave of the server's application (ListWaves). Absent when the application "
+            "is in no wave. Added in schemaVersion 1.",
+            waveID="^wave-[0-9a-zA-Z]{17}$",
+            name=None,
+        ),
         "event": {
             **NULLABLE_STRING,
             "description": "MGN's event value, unchanged. Known values: "
@@ -91,6 +120,20 @@ def detail_schema() -> dict[str, Any]:
         "log item.",
         "type": "object",
         "required": [name for name in properties if name not in SOMETIMES_FIELDS | ADDED_FIELDS],
+        "properties": properties,
+    }
+
+
+def _names(description: str, **members: str | None) -> dict[str, Any]:
+    """An object of string members; the first (the id) is always there, with its pattern."""
+    properties = {
+        name: {"type": "string", **({"pattern": pattern} if pattern else {})}
+        for name, pattern in members.items()
+    }
+    return {
+        "type": "object",
+        "description": description,
+        "required": [next(iter(members))],
         "properties": properties,
     }
 

@@ -72,6 +72,32 @@ SAVED_QUERIES: tuple[SavedQuery, ...] = (
         "| limit 25",
     ),
     SavedQuery(
+        "FailedStepsPerWave",
+        "Failed steps per wave (last 7 days)",
+        'filter severity = "ERROR"\n'
+        "| stats count(*) as failures, count_distinct(eventData.sourceServerID) as servers,"
+        " count_distinct(application.name) as applications, latest(logDateTime) as lastFailureAt"
+        " by wave.name, event\n"
+        "| sort failures desc",
+    ),
+    SavedQuery(
+        "ConversionFailuresByApplication",
+        "Conversion failures by application (last 7 days)",
+        'filter event = "CONVERSION_FAIL"\n'
+        "| stats count(*) as failures, count_distinct(sourceServer.hostname) as servers,"
+        " latest(eventData.rawError) as lastError by application.name, wave.name\n"
+        "| sort failures desc",
+    ),
+    SavedQuery(
+        "WaveCutoverProgress",
+        "One wave's cutover: servers launched and failed (set the wave name)",
+        'filter wave.name = "Wave 1" and initiatedBy = "START_CUTOVER"'
+        ' and event in ["LAUNCH_START", "LAUNCH_FAILED", "CLEANUP_END"]\n'
+        "| stats count_distinct(eventData.sourceServerID) as servers,"
+        " latest(logDateTime) as lastAt by event, application.name\n"
+        "| sort application.name asc, event asc",
+    ),
+    SavedQuery(
         "ItemsPerAccountPerHour",
         "Items per account per hour",
         "stats count(*) as items by accountID, bin(1h) as hour\n| sort hour desc",

@@ -158,6 +158,7 @@ class MgnJobLogExporterStack(Stack):
             c.ENV_DEADLINE_MARGIN_SECONDS: str(cfg.deadline_margin_seconds),
             c.ENV_WORK_QUEUE_URL: self.work_queue.queue.queue_url,
             c.ENV_RETRY_BACKOFF_SECONDS: str(c.WORKER_RETRY_BACKOFF_SECONDS),
+            c.ENV_ENRICHMENT_REFRESH_MINUTES: str(cfg.enrichment_refresh_minutes),
             **self._shared_environment(),
         }
 

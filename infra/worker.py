@@ -55,8 +55,9 @@ class WorkerFunction(ProjectFunction):
             c.WORKER_MGN_UNSCOPED_ACTIONS,
             resources=["*"],
             wildcard="Resource::*",
-            justification="mgn:DescribeJobs has no resource types in the service authorization "
-            "reference, so IAM requires '*'. It is read-only (a List action).",
+            justification="mgn:DescribeJobs, DescribeSourceServers, ListApplications and "
+            "ListWaves have no resource types in the service authorization reference, so IAM "
+            "requires '*'. All are read-only List actions.",
         )
         self.add_mgn_read_policy(
             "MgnJobLogPolicy",

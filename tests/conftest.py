@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+
+import pytest
+
+from mgn_exporter.clients import forget_clients
 
 # Powertools: no X-Ray daemon here, and a fixed service name for the EMF output.
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
@@ -15,3 +20,12 @@ os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 os.environ.pop("AWS_SESSION_TOKEN", None)
 os.environ.pop("AWS_PROFILE", None)
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture(autouse=True)
+def fresh_clients() -> Iterator[None]:
+    """Each test's exporter builds its own clients: a world started on ports an earlier test
+    used must not meet that test's connections or the inventories its clients kept."""
+    forget_clients()
+    yield
+    forget_clients()

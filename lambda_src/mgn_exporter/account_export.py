@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from mgn_exporter import export_batch
 from mgn_exporter.checkpoint import AccountState, JobCheckpoint
 from mgn_exporter.deadline import MIN_PAGE_ITEMS, Deadline
+from mgn_exporter.enrichment import Enricher
 from mgn_exporter.errors import (
     AccountUnavailable,
     AccountUninitialized,
@@ -29,6 +30,7 @@ from mgn_exporter.errors import (
 )
 from mgn_exporter.events import ExportEvent, build_event, event_id_for
 from mgn_exporter.export_batch import Batch, ReadPage
+from mgn_exporter.inventory import Inventory
 from mgn_exporter.job_discovery import STATUS_NOT_FOUND, discover_jobs
 from mgn_exporter.metric_names import WorkerCounters, WorkerMetric
 from mgn_exporter.mgn_reader import PAGE_SIZE, LogPage
@@ -66,6 +68,7 @@ class ExportParts:
     logger: Logger
     counters: WorkerCounters
     clock: Callable[[], float] = time.time
+    enricher: Enricher | None = None  # None: events go out without names
 
 
 class JobProgress(Enum):
@@ -257,9 +260,11 @@ class AccountExport:
         """
         batch, sinks = self._batch, self._batch.sinks
         first = max(job.position, page.start)
+        items = page.items[first - page.start :]
+        inventory = self._inventory(items)
         events = [
-            self._shape(job, page.items[index - page.start], index)
-            for index in range(first, page.end)
+            self._shape(job, item, index, inventory)
+            for index, item in enumerate(items, start=first)
         ]
         events_at = job.sink_position("events")
         logs_at = batch.logs_position(job)
@@ -373,7 +378,21 @@ class AccountExport:
 
     # -- one item -----------------------------------------------------------------------------
 
-    def _shape(self, job: JobCheckpoint, item: dict[str, Any], position: int) -> ExportEvent:
+    def _inventory(self, items: list[dict[str, Any]]) -> Inventory | None:
+        """The account's inventory to name these items' servers with (see enrichment.py)."""
+        if self._parts.enricher is None:
+            return None
+        return self._parts.enricher.inventory(
+            self._state.account_id, {_server_named(item) for item in items} - {""}, self._deadline
+        )
+
+    def _shape(
+        self,
+        job: JobCheckpoint,
+        item: dict[str, Any],
+        position: int,
+        inventory: Inventory | None,
+    ) -> ExportEvent:
         state = self._state
         live_since = (
             datetime.fromtimestamp(state.first_export_at, UTC)
@@ -388,7 +407,10 @@ class AccountExport:
             position=position,
             source=self._parts.options.source,
             live_since=live_since,
+            names=inventory.names(_server_named(item)) if inventory else None,
         )
+        if inventory is None and self._parts.enricher is not None and _server_named(item):
+            self._counters[WorkerMetric.EVENTS_NOT_ENRICHED] += 1
         if event.problems:
             self._counters[WorkerMetric.ODD_ITEMS] += 1
             self._logger.warning(
@@ -408,3 +430,10 @@ class AccountExport:
                 self._report.lag_seconds = max(
                     self._report.lag_seconds, now - event.time.timestamp()
                 )
+
+
+def _server_named(item: dict[str, Any]) -> str:
+    """The source server an item names ("" when none)."""
+    data = item.get("eventData")
+    server_id = data.get("sourceServerID") if isinstance(data, dict) else None
+    return server_id if isinstance(server_id, str) else ""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
+from mgn_exporter.enrichment import InventoryCache
 from mgn_exporter.retries import (
     DEFAULT_TOTAL_ATTEMPTS,
     THROTTLING_CODES,
@@ -65,11 +66,19 @@ class Clients:
     sqs: SQSClient
     counts: CallCounts
     retry_window: RetryWindow = field(default_factory=RetryWindow)
+    # The accounts' inventories read through `mgn`, kept as long as the clients.
+    inventories: InventoryCache = field(default_factory=InventoryCache)
 
 
 def get_clients() -> Clients:
     """The clients for the current configuration, built on first use."""
     return _build(tuple(os.environ.get(name) for name in _ENVIRONMENT))
+
+
+def forget_clients() -> None:
+    """Drop the clients built so far and what they keep (connections, inventories): for local
+    runs that start a new world on endpoints an earlier one used."""
+    _build.cache_clear()
 
 
 @lru_cache(maxsize=4)

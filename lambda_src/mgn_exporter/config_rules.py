@@ -19,6 +19,8 @@ INT_BOUNDS: dict[str, tuple[int, int]] = {
     "DISCOVERY_OVERLAP_MINUTES": (0, 7 * 24 * 60),
     "DEADLINE_MARGIN_SECONDS": (1, 600),
     "RETRY_BACKOFF_SECONDS": (0, 900),
+    # 0 turns enrichment off (events carry MGN's ids only).
+    "ENRICHMENT_REFRESH_MINUTES": (0, 24 * 60),
 }
 
 

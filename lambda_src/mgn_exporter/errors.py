@@ -45,3 +45,7 @@ class SinkUnavailable(ExportError):
 
 class QueueUnavailable(ExportError):
     """The work queue did not take a message even after retries."""
+
+
+class InventoryUnavailable(ExportError):
+    """MGN did not list an account's servers, applications or waves: events go out unnamed."""

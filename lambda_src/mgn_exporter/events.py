@@ -56,6 +56,8 @@ EVENT_DATA_KEYS = (
     "attemptCount",
     "maxAttemptsCount",
 )
+# The names an event carries besides MGN's item (inventory.py), where MGN has them.
+NAME_FIELDS = ("sourceServer", "application", "wave")
 KNOWN_EVENTS = frozenset(MGN_EVENTS)
 ERROR_EVENTS = frozenset({"SNAPSHOT_FAIL", "CONVERSION_FAIL", "LAUNCH_FAILED", "CLEANUP_FAIL"})
 WARNING_EVENTS = frozenset({"JOB_CANCEL", "SERVER_SKIPPED", "USING_PREVIOUS_SNAPSHOT"})
@@ -176,12 +178,15 @@ def build_event(
     position: int,
     source: str,
     live_since: datetime | None = None,
+    names: Mapping[str, Any] | None = None,
 ) -> ExportEvent:
     """Shape one item. Never raises on bad input: what is odd is kept and reported in `problems`.
 
     `live_since` is when the account's export began: an item MGN logged before it is history
     read by the backfill (`backfill: true`), which alert rules leave alone. An item without a
     usable time counts as live: better one alert too many than a failure nobody hears of.
+    `names` are the item's `sourceServer`, `application` and `wave` (inventory.py), added as
+    they are; the eventId does not depend on them (an item's identity is not its names).
     """
     problems: list[str] = []
     clean, item_json = _clean_item(item)
@@ -209,6 +214,7 @@ def build_event(
         "jobID": job.job_id,
         "jobType": job.job_type,
         "initiatedBy": job.initiated_by,
+        **{key: names[key] for key in NAME_FIELDS if names and key in names},
         "event": event_name,
         "severity": severity_of(event_name),
         "backfill": bool(live_since and parsed_time and parsed_time < live_since),

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
 
     from mgn_exporter.checkpoint_store import CheckpointStore
+    from mgn_exporter.enrichment import Enricher
     from mgn_exporter.eventbridge_publisher import EventBridgePublisher
     from mgn_exporter.logs_writer import LogsWriter
     from mgn_exporter.mgn_reader import MgnReader
@@ -47,6 +48,7 @@ class AccountExporter:
         logger: Logger,
         counters: WorkerCounters,
         clock: Callable[[], float] = time.time,
+        enricher: Enricher | None = None,
     ) -> None:
         self._parts = ExportParts(
             reader=reader,
@@ -57,6 +59,7 @@ class AccountExporter:
             logger=logger,
             counters=counters,
             clock=clock,
+            enricher=enricher,
         )
         self._store = store
         self._logger = logger

@@ -34,6 +34,9 @@ class WorkerMetric(StrEnum):
     LOG_SHIFTS = "LogShifts"
     LOG_EVENTS_RESTAMPED = "LogEventsRestamped"
     ODD_ITEMS = "OddItems"
+    # Events that named a source server but went out without its names, application and wave
+    # (the account's inventory could not be read: throttled, denied, no time left).
+    EVENTS_NOT_ENRICHED = "EventsNotEnriched"
     LEASES_LOST = "LeasesLost"
     REQUESTS_COVERED = "RequestsCovered"
     HAND_ONS = "HandOns"

@@ -13,9 +13,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from mgn_exporter.errors import (
     AccountUnavailable,
     AccountUninitialized,
+    InventoryUnavailable,
     JobUnavailable,
     TokenRejected,
 )
+from mgn_exporter.inventory import Inventory, inventory_from
 
 if TYPE_CHECKING:
     from mypy_boto3_mgn import MgnClient
@@ -96,6 +98,28 @@ class MgnReader:
             raise JobUnavailable(f"{job_id}: {_error_code(exc)}") from exc
         items = cast(list[dict[str, Any]], response.get("items", []))
         return LogPage(items=list(items), next_token=response.get("nextToken"))
+
+    def inventory(self, account_id: str) -> Inventory:
+        """The account's servers, applications and waves (DescribeSourceServers, ListApplications,
+        ListWaves, all pages, archived ones included: an archived server's old items still name
+        it). Raises InventoryUnavailable: the events then go out without names."""
+        try:
+            return inventory_from(
+                self._all(account_id, "describe_source_servers"),
+                self._all(account_id, "list_applications"),
+                self._all(account_id, "list_waves"),
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise InventoryUnavailable(f"{account_id}: {_error_code(exc)}") from exc
+
+    def _all(self, account_id: str, operation: Any) -> list[dict[str, Any]]:
+        # `operation` is Any: the stubs type get_paginator per literal name, not for a union.
+        params: dict[str, Any] = {"PaginationConfig": {"PageSize": PAGE_SIZE}}
+        params.update(self._account_param(account_id))
+        records: list[dict[str, Any]] = []
+        for page in self._client.get_paginator(operation).paginate(**params):
+            records.extend(cast(list[dict[str, Any]], page.get("items", [])))
+        return records
 
     def _describe_jobs(self, account_id: str, filters: dict[str, Any]) -> list[dict[str, Any]]:
         jobs: list[dict[str, Any]] = []

@@ -13,6 +13,7 @@ from mgn_exporter.account_export import ExportOptions
 from mgn_exporter.checkpoint_store import CheckpointStore
 from mgn_exporter.clients import Clients
 from mgn_exporter.deadline import Deadline
+from mgn_exporter.enrichment import Enricher
 from mgn_exporter.eventbridge_publisher import EventBridgePublisher
 from mgn_exporter.exporter import AccountExporter
 from mgn_exporter.logs_writer import LogsWriter
@@ -51,8 +52,20 @@ def build_exporter(
     clock: Callable[[], float] = time.time,
 ) -> AccountExporter:
     """`clock` is the wall clock of the export (leases, discovery, staleness, log stamps)."""
+    reader = MgnReader(clients.mgn, own_account_id=own_account)
+    enricher = (
+        Enricher(
+            reader,
+            clients.inventories,
+            refresh_seconds=settings.enrichment_refresh_minutes * 60,
+            logger=logger,
+            clock=clock,
+        )
+        if settings.enrichment_refresh_minutes
+        else None
+    )
     return AccountExporter(
-        reader=MgnReader(clients.mgn, own_account_id=own_account),
+        reader=reader,
         store=CheckpointStore(
             clients.dynamodb, settings.checkpoint_table_name, owner=invocation_id, clock=clock
         ),
@@ -72,6 +85,7 @@ def build_exporter(
         logger=logger,
         counters=counters,
         clock=clock,
+        enricher=enricher,
     )
 
 

@@ -38,6 +38,9 @@ class Settings:
     # First wait before a failed work request is tried again (doubling each time); 0 leaves it
     # to the queue's visibility timeout.
     retry_backoff_seconds: int = 0
+    # How old an account's inventory (servers, applications, waves) may get before it is read
+    # again; 0: events are not enriched.
+    enrichment_refresh_minutes: int = 15
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -51,6 +54,7 @@ class Settings:
             discovery_overlap_minutes=_int(env, "DISCOVERY_OVERLAP_MINUTES", 60),
             deadline_margin_seconds=float(_int(env, "DEADLINE_MARGIN_SECONDS", 10)),
             retry_backoff_seconds=_int(env, "RETRY_BACKOFF_SECONDS", 0),
+            enrichment_refresh_minutes=_int(env, "ENRICHMENT_REFRESH_MINUTES", 15),
         )
 
 

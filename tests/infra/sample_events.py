@@ -14,6 +14,17 @@ REGION = "us-east-1"
 SOURCE = str(c.CONTEXT_DEFAULTS[c.CTX_EVENT_SOURCE])
 SERVER = "s-1234567890abcdef0"
 JOB_ID = "mgnjob-0123456789abcdefg"
+# What the worker adds from the account's inventory (enrichment on, the default).
+NAMES: dict[str, Any] = {
+    "sourceServer": {
+        "sourceServerID": SERVER,
+        "hostname": "fin-db-01",
+        "fqdn": "fin-db-01.corp.example.com",
+        "name": "fin-db-01",
+    },
+    "application": {"applicationID": "app-1234567890abcdef0", "name": "Payroll"},
+    "wave": {"waveID": "wave-1234567890abcdef0", "name": "Wave 1 - Finance"},
+}
 
 
 def export_event(
@@ -26,9 +37,11 @@ def export_event(
     job_id: str = JOB_ID,
     source: str = SOURCE,
     live_since: datetime | None = None,
+    names: dict[str, Any] | None = NAMES,
 ) -> ExportEvent:
     """An item as the worker exports it; ``live_since`` (when the account's export began) makes
-    an item logged before it a backfilled one (``backfill: true``)."""
+    an item logged before it a backfilled one (``backfill: true``); ``names`` (None: none)
+    are the server's, application's and wave's when the item names a server."""
     job = JobInfo(
         job_id=job_id,
         arn=f"arn:aws:mgn:{REGION}:{ACCOUNT}:job/{job_id}",
@@ -48,6 +61,7 @@ def export_event(
         position=position,
         source=source,
         live_since=live_since,
+        names=names if "sourceServerID" in item["eventData"] else None,
     )
 
 

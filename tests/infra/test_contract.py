@@ -101,6 +101,7 @@ def test_the_worker_environment_is_the_one_settings_reads(synth: Synth) -> None:
     assert settings.backfill_days == cfg.backfill_days
     assert settings.discovery_overlap_minutes == cfg.discovery_overlap_minutes
     assert settings.deadline_margin_seconds == cfg.deadline_margin_seconds
+    assert settings.enrichment_refresh_minutes == cfg.enrichment_refresh_minutes
     # No variable is left to the code's default, and none is set that it does not read.
     assert set(env) - POWERTOOLS == env.read
     assert c.ENV_ACCOUNTS not in env
@@ -118,10 +119,12 @@ def test_the_stack_environment_names_are_the_ones_the_code_reads() -> None:
             c.ENV_DEADLINE_MARGIN_SECONDS: "20",
             c.ENV_WORK_QUEUE_URL: "https://queue",
             c.ENV_RETRY_BACKOFF_SECONDS: "30",
+            c.ENV_ENRICHMENT_REFRESH_MINUTES: "5",
         }
     )
     settings = Settings.from_env(env)
     assert (settings.backfill_days, settings.discovery_overlap_minutes) == (3, 15)
+    assert settings.enrichment_refresh_minutes == 5
     assert settings.deadline_margin_seconds == 20
     assert settings.retry_backoff_seconds == 30
     assert env.read == set(env)

@@ -14,7 +14,7 @@ import pytest
 
 from infra import constants as c
 from infra.event_log import SAVED_QUERIES, SavedQuery
-from tests.infra.sample_events import export_event, log_line
+from tests.infra.sample_events import NAMES, export_event, log_line
 
 KEYWORDS = {
     "fields", "filter", "stats", "sort", "limit", "by", "as", "asc", "desc", "in", "and", "or",
@@ -69,7 +69,9 @@ def test_every_field_exists_in_the_log_line(saved: SavedQuery) -> None:
         elif name.startswith("eventData."):
             assert name.removeprefix("eventData.") in c.MGN_EVENT_DATA_KEYS, name
         else:
-            assert name in line, f"{saved.construct_id}: {name} is not a key of the log line"
+            assert lookup(line, name) is not None, (
+                f"{saved.construct_id}: {name} is not a field of the log line"
+            )
 
 
 @pytest.mark.parametrize("saved", SAVED_QUERIES, ids=lambda s: s.construct_id)
@@ -84,7 +86,8 @@ def test_string_literals_are_real_values(saved: SavedQuery) -> None:
 
 def selects(query: str, line: dict[str, Any]) -> bool:
     """Evaluate the query's filter commands (the forms these queries use) on one line."""
-    for clause in re.findall(r"(?:^|\|)\s*filter\s+([^|]+)", query):
+    filters = re.findall(r"(?:^|\|)\s*filter\s+([^|]+)", query)
+    for clause in (part for text in filters for part in re.split(r"\s+and\s+", text)):
         clause = clause.strip()
         if m := re.fullmatch(r'([\w.]+)\s*=\s*"([^"]*)"', clause):
             keep = lookup(line, m.group(1)) == m.group(2)
@@ -148,3 +151,31 @@ def test_job_timeline_query_filters_on_a_job_id_of_the_real_shape() -> None:
 def test_items_per_hour_query_counts_every_line() -> None:
     lines = sample_lines()
     assert all(selects(queries()["ItemsPerAccountPerHour"], line) for line in lines)
+
+
+def test_failed_steps_per_wave_selects_the_error_items_and_groups_by_wave() -> None:
+    lines = sample_lines()
+    query = queries()["FailedStepsPerWave"]
+    assert selected_events(query, lines) == set(c.ERROR_EVENTS)
+    assert "by wave.name" in query
+
+
+def test_wave_cutover_progress_selects_that_waves_cutover_launches_only() -> None:
+    query = queries()["WaveCutoverProgress"]
+    wave = re.search(r'wave.name = "([^"]+)"', query)
+    assert wave is not None
+    names = {**NAMES, "wave": {**NAMES["wave"], "name": wave.group(1)}}
+
+    def line(event: str, initiated_by: str, wave_names: dict[str, Any]) -> dict[str, Any]:
+        return log_line(export_event(event, initiated_by=initiated_by, names=wave_names))
+
+    assert selects(query, line("LAUNCH_FAILED", "START_CUTOVER", names))
+    assert selects(query, line("LAUNCH_START", "START_CUTOVER", names))
+    assert not selects(query, line("LAUNCH_START", "START_TEST", names))
+    assert not selects(query, line("LAUNCH_START", "START_CUTOVER", NAMES))  # another wave
+    assert not selects(query, line("CONVERSION_END", "START_CUTOVER", names))
+
+
+def test_conversion_failures_by_application_select_conversion_failures() -> None:
+    query = queries()["ConversionFailuresByApplication"]
+    assert selected_events(query, sample_lines()) == {"CONVERSION_FAIL"}

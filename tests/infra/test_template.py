@@ -175,6 +175,7 @@ def test_worker_environment_points_at_the_stack_resources(synth: Synth) -> None:
         c.ENV_DEADLINE_MARGIN_SECONDS: "10",
         c.ENV_WORK_QUEUE_URL: ref(work_queue_id(synth)),
         c.ENV_RETRY_BACKOFF_SECONDS: str(c.WORKER_RETRY_BACKOFF_SECONDS),
+        c.ENV_ENRICHMENT_REFRESH_MINUTES: "15",
         **powertools_environment(synth),
     }
     assert not cfg.event_source.startswith("aws.")
@@ -438,8 +439,15 @@ def test_only_actions_without_resource_types_use_a_wildcard_resource(synth: Synt
         if "*" in as_list(statement["Resource"])
         for action in as_list(statement["Action"])
     }
-    # X-Ray, mgn:ListManagedAccounts and mgn:DescribeJobs support no resource ARN.
-    assert wildcard_actions == {*XRAY, "mgn:ListManagedAccounts", "mgn:DescribeJobs"}
+    # X-Ray and MGN's List actions (accounts, jobs, the inventory reads) support no resource ARN.
+    assert wildcard_actions == {
+        *XRAY,
+        "mgn:ListManagedAccounts",
+        "mgn:DescribeJobs",
+        "mgn:DescribeSourceServers",
+        "mgn:ListApplications",
+        "mgn:ListWaves",
+    }
 
 
 def _dynamodb_calls(path: Path) -> set[str]:

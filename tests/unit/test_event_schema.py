@@ -7,7 +7,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from mgn_exporter.event_schema import ADDED_FIELDS, SOMETIMES_FIELDS, detail_schema, schema_text
+from infra.detail_schema import ADDED_FIELDS, SOMETIMES_FIELDS, detail_schema, schema_text
 from mgn_exporter.events import JobInfo, build_event
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema" / "mgn-job-log-event.schema.json"
@@ -42,7 +42,7 @@ ITEMS = [
 
 def test_the_schema_file_is_the_generated_one() -> None:
     assert SCHEMA_FILE.read_text(encoding="utf-8") == schema_text(), (
-        "regenerate: python -m mgn_exporter.event_schema > schema/mgn-job-log-event.schema.json"
+        "regenerate: python -m infra.detail_schema > schema/mgn-job-log-event.schema.json"
     )
 
 
@@ -69,4 +69,25 @@ def test_a_detail_missing_a_field_is_refused() -> None:
     broken = dict(event.detail)
     del broken["severity"]
     with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft4Validator(detail_schema()).validate(broken)
+
+
+def test_an_event_with_names_validates_against_the_schema() -> None:
+    names = {
+        "sourceServer": {"sourceServerID": "s-0123456789abcdef0", "hostname": "fin-db-01"},
+        "application": {"applicationID": "app-0123456789abcdef0", "name": "Payroll"},
+        "wave": {"waveID": "wave-0123456789abcdef0", "name": "Wave 1 - Finance"},
+    }
+    event = build_event(
+        ITEMS[0],
+        account_id="123456789012",
+        region="us-east-1",
+        job=JOB,
+        position=4,
+        source="s",
+        names=names,
+    )
+    jsonschema.Draft4Validator(detail_schema()).validate(event.detail)
+    with pytest.raises(jsonschema.ValidationError):
+        broken = {**event.detail, "wave": {"name": "no id"}}
         jsonschema.Draft4Validator(detail_schema()).validate(broken)
