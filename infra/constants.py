@@ -37,6 +37,9 @@ SQS_DEDUPLICATION_WINDOW_SECONDS: Final = 300
 # will be set from its figures. The worker leaves DEADLINE_MARGIN_SECONDS of headroom inside this
 # timeout, then hands the rest of a backlog on to a continuation request.
 WORKER_HANDLER: Final = "mgn_exporter.worker_handler.handler"
+ALERT_HANDLER: Final = "mgn_exporter.alert_handler.handler"
+ALERT_TIMEOUT_SECONDS: Final = 30
+ALERT_MEMORY_MB: Final = 256
 WORKER_TIMEOUT_SECONDS: Final = 300
 WORKER_MEMORY_MB: Final = 512
 # Paths the asset hashing and zip must skip: caches would change the hash on every test run.
@@ -119,6 +122,7 @@ ENV_DEADLINE_MARGIN_SECONDS: Final = "DEADLINE_MARGIN_SECONDS"
 ENV_WORK_QUEUE_URL: Final = "WORK_QUEUE_URL"
 ENV_RETRY_BACKOFF_SECONDS: Final = "RETRY_BACKOFF_SECONDS"
 ENV_ENRICHMENT_REFRESH_MINUTES: Final = "ENRICHMENT_REFRESH_MINUTES"
+ENV_ALERT_TOPIC_ARN: Final = "ALERT_TOPIC_ARN"
 # A failed work request comes back after 30 s, then 60, 120, 240: with the default
 # maxReceiveCount of 5 an account that keeps failing reaches the DLQ in about 7.5 minutes
 # instead of holding its message group for 5 visibility timeouts (2.5 hours).

@@ -10,6 +10,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra import constants as c
@@ -22,44 +23,33 @@ from infra.messaging import dead_letter_queue, encrypted_topic
 LIVE_ITEMS_ONLY: dict[str, Any] = {"backfill": [False]}
 
 
-def error_items_detail() -> dict[str, Any]:
-    """Detail filter of the ERROR-severity rule (SNAPSHOT_FAIL, CONVERSION_FAIL, ...)."""
-    return {"severity": ["ERROR"], **LIVE_ITEMS_ONLY}
-
-
 def cutover_launch_failure_detail() -> dict[str, Any]:
     """Detail filter of the cutover launch failure rule."""
     return {"event": ["LAUNCH_FAILED"], "initiatedBy": ["START_CUTOVER"], **LIVE_ITEMS_ONLY}
 
 
-def _field(path: str) -> str:
-    return events.EventField.from_path(f"$.detail.{path}")
-
-
-def _alert_message(headline: str) -> events.RuleTargetInput:
-    # Missing paths (an item without rawError, say) render empty, so one template fits all.
-    return events.RuleTargetInput.from_multiline_text(
-        "\n".join(
-            (
-                f"{headline}: {_field('event')} ({_field('severity')})",
-                f"Account: {_field('accountID')}  Region: {_field('region')}",
-                f"Job: {_field('jobID')}  type {_field('jobType')}, "
-                f"initiated by {_field('initiatedBy')}",
-                f"Source server: {_field('eventData.sourceServerID')}  "
-                f"Target instance: {_field('eventData.targetInstanceID')}",
-                f"Logged at: {_field('logDateTime')}",
-                f"Error: {_field('eventData.rawError')}",
-            )
-        )
-    )
+def error_items_detail() -> dict[str, Any]:
+    """Detail filter of the ERROR-severity rule (SNAPSHOT_FAIL, CONVERSION_FAIL, ...), less what
+    the cutover rule takes: one item, one alert. `initiatedBy` is null for a job DescribeJobs
+    did not describe, which `anything-but` may not match, so null is named on its own."""
+    return {
+        "severity": ["ERROR"],
+        **LIVE_ITEMS_ONLY,
+        "$or": [
+            {"event": [{"anything-but": ["LAUNCH_FAILED"]}]},
+            {"initiatedBy": [{"anything-but": ["START_CUTOVER"]}]},
+            {"initiatedBy": [None]},
+        ],
+    }
 
 
 class ExporterEventBus(Construct):
     """Custom bus for the exporter's events, with an archive and two example alert rules.
 
-    Both rules send a readable message to ``alert_topic`` and park undeliverable messages in
-    ``alert_dlq``. A cutover launch failure matches both rules on purpose: they are examples
-    of a broad and of a narrow pattern.
+    The rules (`add_alert_rules`) hand the matched event to the alert function, which writes it
+    for people and publishes it to ``alert_topic``; events EventBridge could not hand over park
+    in ``alert_dlq``. Each live item matches one rule at most: the broad one (any ERROR) leaves
+    the narrow one's (a cutover launch failure) alone.
 
     The archive is part of the audit trail, so `cdk destroy` keeps it, and keeps the bus with
     it: the archive has a rule on the bus (EventBridge deletes a bus only once it has no rules),
@@ -113,18 +103,20 @@ class ExporterEventBus(Construct):
             self, "AlertDeliveryDlq", holds="alert rule deliveries EventBridge could not make"
         )
 
+    def add_alert_rules(self, alert_function: lambda_.IFunction) -> None:
+        """The two example rules, each into `alert_function`."""
         self.error_items_rule = self._alert_rule(
             "ErrorItemsRule",
             description="Any ERROR-severity MGN job log item (SNAPSHOT_FAIL, CONVERSION_FAIL, "
-            "LAUNCH_FAILED, CLEANUP_FAIL)",
+            "LAUNCH_FAILED, CLEANUP_FAIL) but a cutover launch failure (its own rule)",
             detail=error_items_detail(),
-            headline="MGN job log error",
+            target=alert_function,
         )
         self.cutover_launch_failure_rule = self._alert_rule(
             "CutoverLaunchFailureRule",
             description="LAUNCH_FAILED in a cutover job (START_CUTOVER)",
             detail=cutover_launch_failure_detail(),
-            headline="MGN CUTOVER launch failed",
+            target=alert_function,
         )
 
     @property
@@ -137,7 +129,12 @@ class ExporterEventBus(Construct):
         )
 
     def _alert_rule(
-        self, construct_id: str, *, description: str, detail: Mapping[str, Any], headline: str
+        self,
+        construct_id: str,
+        *,
+        description: str,
+        detail: Mapping[str, Any],
+        target: lambda_.IFunction,
     ) -> events.Rule:
         rule = events.Rule(
             self,
@@ -147,9 +144,8 @@ class ExporterEventBus(Construct):
             event_pattern=self.event_pattern(detail),
         )
         rule.add_target(
-            targets.SnsTopic(
-                self.alert_topic,
-                message=_alert_message(headline),
+            targets.LambdaFunction(
+                target,
                 dead_letter_queue=self.alert_dlq,
                 # An alert older than a day is noise; let it land in the DLQ instead.
                 max_event_age=Duration.hours(24),

@@ -13,6 +13,7 @@ from aws_cdk import CfnOutput, Duration, Stack
 from constructs import Construct
 
 from infra import constants as c
+from infra.alerts import AlertFunction
 from infra.checkpoint_table import CheckpointTable
 from infra.config import ExporterConfig
 from infra.dispatcher import DispatcherFunction
@@ -93,6 +94,15 @@ class MgnJobLogExporterStack(Stack):
             batch_size=config.worker_batch_size,
             max_concurrency=config.worker_max_concurrency,
         )
+        self.alerts = AlertFunction(
+            self,
+            "Alerts",
+            topic=self.event_bus.alert_topic,
+            failure_queue=self.event_bus.alert_dlq,
+            environment=self._shared_environment(),
+            options=options,
+        )
+        self.event_bus.add_alert_rules(self.alerts.function)
         self.checkpoints.grant_checkpoint_access(self.worker.role)
         self.event_bus.grant_put_events(self.worker.role)
         self.event_log.grant_write_events(self.worker.role)

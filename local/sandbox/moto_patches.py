@@ -2,15 +2,15 @@
 
 1. The test suite's speed-ups (``tests.moto_speedups``): same results, much faster SQS and
    EventBridge target delivery.
-2. EventBridge rules with SNS topic targets. moto 5.2.5 has none: a matching event makes its
-   PutEvents fail with a 500 (its input transformer only takes JSON templates, and it raises
-   NotImplementedError for SNS). The stack's alert rules target the alert topic with a
-   multi-line text template (``RuleTargetInput.from_multiline_text``), so without this every
-   PutEvents holding an ERROR item would fail. The patch delivers to SNS topics as
-   EventBridge does: the rule's input transformer rendered as text (values of paths missing
-   from the event render empty), or the whole event as JSON without one, published to the
-   topic, from where moto's SNS delivers to subscribers (SQS included). Other targets are
-   left to moto.
+2. EventBridge rule targets moto cannot deliver to: SNS topics (its input transformer only
+   takes JSON templates, and it raises NotImplementedError for SNS) and Lambda functions (its
+   Lambda needs Docker). Either makes the PutEvents of a matching event fail with a 500. The
+   stack's alert rules target the alert function, which writes the event for people
+   (mgn_exporter.alert_text) and publishes it to the alert topic: the patch does the same, with
+   the same code and the topic its environment names. A rule into a topic gets what
+   EventBridge sends there: its input transformer rendered as text (values of paths missing
+   from the event render empty), or the whole event as JSON without one. moto's SNS then
+   delivers to subscribers (SQS included). Other targets are left to moto.
 3. The worker's SQS event source mapping, kept as configuration only. moto creates the
    stack's AWS::Lambda::EventSourceMapping and then, on every SendMessage to the work queue,
    receives a batch itself and invokes the worker through its own Lambda, which needs Docker
@@ -35,6 +35,7 @@ import re
 from typing import Any
 
 from local.faultsuite.moto_fidelity import atomic_dynamodb_items, atomic_sqs_queues
+from mgn_exporter.alert_handler import TOPIC_VARIABLE as ALERT_TOPIC_VARIABLE
 
 _PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
 _applied = False
@@ -58,13 +59,16 @@ def apply() -> None:
         self: Rule, original_event: dict[str, Any], transform_input: bool = True
     ) -> None:
         to_topics = [t for t in self.targets if str(t.get("Arn", "")).startswith("arn:aws:sns:")]
-        if not to_topics:
+        to_alerts = [t for t in self.targets if _alert_topic_of(t) is not None]
+        if not to_topics and not to_alerts:
             original(self, original_event, transform_input)  # type: ignore[arg-type]
             return
         if self.event_pattern.matches_event(original_event):  # type: ignore[arg-type]
             for target in to_topics:
                 _publish(target, original_event)
-        others = [t for t in self.targets if t not in to_topics]
+            for target in to_alerts:
+                _alert(target, original_event)
+        others = [t for t in self.targets if t not in to_topics and t not in to_alerts]
         if others:
             view = copy.copy(self)
             view.targets = others
@@ -96,6 +100,35 @@ def detach_from_queue(account_id: str, region: str, mapping: Any) -> None:
     for queue in sqs_backends[account_id][region].queues.values():
         if queue.queue_arn == mapping.event_source_arn:
             queue.lambda_event_source_mappings.pop(mapping.function_arn, None)
+
+
+def _alert_topic_of(target: dict[str, Any]) -> str | None:
+    """The topic of the stack's alert function when `target` is that function, else None."""
+    from moto.awslambda.models import lambda_backends
+
+    arn = str(target.get("Arn", ""))
+    if not arn.startswith("arn:aws:lambda:"):
+        return None
+    _, _, _, region, account, _ = arn.split(":", 5)
+    try:
+        function = lambda_backends[account][region].get_function(arn)
+    except Exception:  # not a function moto knows: leave the target to moto
+        return None
+    topic = (function.environment_vars or {}).get(ALERT_TOPIC_VARIABLE)
+    return str(topic) if topic else None
+
+
+def _alert(target: dict[str, Any], event: dict[str, Any]) -> None:
+    """What the alert function does, with its own code: the event written for people
+    (mgn_exporter.alert_text), published to its topic with a subject."""
+    from moto.sns.models import sns_backends
+
+    from mgn_exporter.alert_text import alert_text
+
+    topic = str(_alert_topic_of(target))
+    _, _, _, region, account, _ = topic.split(":", 5)
+    subject, message = alert_text(event)
+    sns_backends[account][region].publish(message, arn=topic, subject=subject)
 
 
 def _publish(target: dict[str, Any], event: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from local.moto_deploy import LocalDeployment, local_session
 from local.sandbox.planned import rate_minutes
+from mgn_exporter.alert_handler import TOPIC_VARIABLE as ALERT_TOPIC_VARIABLE
 
 _LOGICAL_ID_HASH = re.compile(r"[0-9A-F]{8}$")
 
@@ -190,7 +191,11 @@ def describe_stack(
         table_name=outputs["CheckpointTableName"],
         alert_topic_arn=outputs["AlertTopicArn"],
         alert_rules=_alert_rules(
-            events, bus_name, by_physical, construct_labels(assembly_dir, deployment.stack_name)
+            events,
+            lambda_client,
+            bus_name,
+            by_physical,
+            construct_labels(assembly_dir, deployment.stack_name),
         ),
         schedule=_schedule(events, dispatcher.arn),
         saved_queries=_saved_queries(resources, ids),
@@ -253,12 +258,20 @@ def _work_mapping(lambda_client: Any, worker_name: str, queue_arn: str) -> WorkM
 
 
 def _alert_rules(
-    events: Any, bus_name: str, by_physical: dict[str, str], labels: dict[str, str]
+    events: Any,
+    lambda_client: Any,
+    bus_name: str,
+    by_physical: dict[str, str],
+    labels: dict[str, str],
 ) -> tuple[AlertRule, ...]:
+    """The rules whose events end in a topic: straight (an SNS target), or through the alert
+    function (a Lambda target whose environment names the topic it publishes to)."""
     rules: list[AlertRule] = []
     for rule in events.list_rules(EventBusName=bus_name)["Rules"]:
         targets = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=bus_name)["Targets"]
-        topics = tuple(t["Arn"] for t in targets if t["Arn"].startswith("arn:aws:sns:"))
+        topics = tuple(
+            topic for topic in (_topic_of(t["Arn"], lambda_client) for t in targets) if topic
+        )
         if topics and rule.get("EventPattern"):
             rules.append(
                 AlertRule(
@@ -269,6 +282,16 @@ def _alert_rules(
                 )
             )
     return tuple(sorted(rules, key=lambda r: r.label))
+
+
+def _topic_of(target_arn: str, lambda_client: Any) -> str | None:
+    if target_arn.startswith("arn:aws:sns:"):
+        return target_arn
+    if not target_arn.startswith("arn:aws:lambda:"):
+        return None
+    config = lambda_client.get_function_configuration(FunctionName=target_arn)
+    topic = config.get("Environment", {}).get("Variables", {}).get(ALERT_TOPIC_VARIABLE)
+    return str(topic) if topic else None
 
 
 def _schedule(events: Any, function_arn: str) -> ScheduleRule | None:

@@ -96,14 +96,34 @@ def publish_request(synth: Synth, publication: Publication, **context: str) -> R
 
 def test_the_stack_notifies_both_topics(synth: Synth) -> None:
     ops = synth.logical_id("AWS::SNS::Topic", "/Monitoring/OpsTopic")
-    alert = synth.logical_id("AWS::SNS::Topic", "/Events/AlertTopic")
     found = publications(synth)
-    assert {(p.publisher, p.topic) for p in found} == {
-        (ALARM_PUBLISHER, ops),
-        (RULE_PUBLISHER, alert),
-    }
-    # Every alarm notifies on ALARM and on OK; both alert rules target the alert topic.
-    assert len(found) == 2 * len(synth.resources("AWS::CloudWatch::Alarm")) + 2
+    assert {(p.publisher, p.topic) for p in found} == {(ALARM_PUBLISHER, ops)}
+    # Every alarm notifies on ALARM and on OK. The alert topic is published to by the alert
+    # function (its role), not by a rule: see the test below.
+    assert len(found) == 2 * len(synth.resources("AWS::CloudWatch::Alarm"))
+
+
+def test_the_alert_function_alone_may_publish_alerts_and_use_their_key(synth: Synth) -> None:
+    alert = synth.logical_id("AWS::SNS::Topic", "/Events/AlertTopic")
+    key = synth.template_json["Resources"][alert]["Properties"]["KmsMasterKeyId"]
+    granted: dict[str, list[Any]] = {}
+    for logical_id, policy in synth.resources("AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = (
+                statement["Action"]
+                if isinstance(statement["Action"], list)
+                else [statement["Action"]]
+            )
+            for action in actions:
+                granted.setdefault(action, []).append((logical_id, statement["Resource"]))
+    alerts_policy = synth.logical_id("AWS::IAM::Policy", "/Alerts/Role/DefaultPolicy")
+    assert granted["sns:Publish"] == [(alerts_policy, {"Ref": alert})]
+    assert (alerts_policy, key) in granted["kms:GenerateDataKey*"]
+    assert (alerts_policy, key) in granted["kms:Decrypt"]
+    # The topic's own policy only refuses non-TLS callers: it does not stand in the way.
+    for statement in topic_statements(synth, alert):
+        assert statement["Effect"] == "Deny"
+        assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
 def _ids(publication: Publication) -> str:

@@ -43,6 +43,7 @@ FUNCTIONS = {
     # construct id: (handler, timeout in s, memory in MB)
     "Dispatcher": (c.DISPATCHER_HANDLER, c.DISPATCHER_TIMEOUT_SECONDS, c.DISPATCHER_MEMORY_MB),
     "Worker": (c.WORKER_HANDLER, c.WORKER_TIMEOUT_SECONDS, c.WORKER_MEMORY_MB),
+    "Alerts": (c.ALERT_HANDLER, c.ALERT_TIMEOUT_SECONDS, c.ALERT_MEMORY_MB),
 }
 
 
@@ -67,10 +68,12 @@ def failure_queue_id(synth: Synth) -> str:
     return synth.logical_id("AWS::SQS::Queue", "/Dispatcher/AsyncFailureQueue")
 
 
-def test_the_stack_has_exactly_the_dispatcher_and_the_worker(synth: Synth) -> None:
+def test_the_stack_has_exactly_the_dispatcher_the_worker_and_the_alert_function(
+    synth: Synth,
+) -> None:
     functions = synth.resources("AWS::Lambda::Function")
     assert sorted(f["Properties"]["Handler"] for f in functions.values()) == sorted(
-        [c.DISPATCHER_HANDLER, c.WORKER_HANDLER]
+        handler for handler, _, _ in FUNCTIONS.values()
     )
 
 
@@ -184,9 +187,7 @@ def test_worker_environment_points_at_the_stack_resources(synth: Synth) -> None:
 def test_dispatcher_retries_within_the_deduplication_window_then_parks_failures(
     synth: Synth,
 ) -> None:
-    (config,) = synth.resources("AWS::Lambda::EventInvokeConfig").values()
-    props = config["Properties"]
-    assert props["FunctionName"] == ref(function_id(synth, "Dispatcher"))
+    props = event_invoke_config(synth, "Dispatcher")
     assert props["MaximumRetryAttempts"] == c.DISPATCHER_RETRY_ATTEMPTS
     assert props["DestinationConfig"] == {
         "OnFailure": {"Destination": getatt(failure_queue_id(synth))}
@@ -208,7 +209,7 @@ def test_schedule_targets_the_dispatcher_with_the_scheduled_event_payload(synth:
     assert schedule["ScheduleExpression"] == f"rate({synth.config.schedule_rate_minutes} minutes)"
     assert schedule["State"] == "ENABLED"
     (target,) = schedule["Targets"]
-    (event_invoke,) = synth.resources("AWS::Lambda::EventInvokeConfig").values()
+    event_invoke = {"Properties": event_invoke_config(synth, "Dispatcher")}
     # No Input/InputTransformer: Lambda receives EventBridge's Scheduled Event, whose `time`
     # the dispatcher deduplicates its requests by; EventBridge retries within the same window.
     assert set(target) == {"Arn", "Id", "RetryPolicy"}
@@ -217,9 +218,12 @@ def test_schedule_targets_the_dispatcher_with_the_scheduled_event_payload(synth:
         "MaximumRetryAttempts": c.DISPATCHER_RETRY_ATTEMPTS,
         "MaximumEventAgeInSeconds": event_invoke["Properties"]["MaximumEventAgeInSeconds"],
     }
-    (permission,) = (p["Properties"] for p in synth.resources("AWS::Lambda::Permission").values())
+    (permission,) = (
+        p["Properties"]
+        for p in synth.resources("AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == getatt(dispatcher)
+    )
     assert permission["Action"] == "lambda:InvokeFunction"
-    assert permission["FunctionName"] == getatt(dispatcher)
     assert permission["Principal"] == "events.amazonaws.com"
 
 
@@ -539,7 +543,15 @@ def test_key_lets_alarms_and_rules_publish_to_the_topics(synth: Synth) -> None:
         if service:
             assert set(as_list(statement["Action"])) == {"kms:Decrypt", "kms:GenerateDataKey*"}
             services |= set(as_list(service))
-    assert services == {"cloudwatch.amazonaws.com", "events.amazonaws.com"}
+    # Alarms publish as CloudWatch; alerts as the alert function's role, whose own policy
+    # names the key (the key policy lets the account's IAM policies grant it).
+    assert services == {"cloudwatch.amazonaws.com"}
+    alert_policy = synth.logical_id("AWS::IAM::Policy", "/Alerts/Role/DefaultPolicy")
+    granted = synth.template_json["Resources"][alert_policy]["Properties"]["PolicyDocument"]
+    kms = [s for s in granted["Statement"] if "kms:Decrypt" in as_list(s["Action"])]
+    assert kms and kms[0]["Resource"] == getatt(
+        synth.logical_id("AWS::KMS::Key", "/NotificationKey/")
+    )
 
 
 def test_queues_are_encrypted_and_tls_only(synth: Synth) -> None:
@@ -636,21 +648,34 @@ def _alert_rules(synth: Synth) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_alert_rules_deliver_a_readable_message_with_a_dlq(synth: Synth) -> None:
+def test_alert_rules_hand_their_events_to_the_alert_function_with_a_dlq(synth: Synth) -> None:
     bus = synth.logical_id("AWS::Events::EventBus", "/Events/Bus")
-    topic = synth.logical_id("AWS::SNS::Topic", "/Events/AlertTopic")
     dlq = synth.logical_id("AWS::SQS::Queue", "/Events/AlertDeliveryDlq")
+    topic = synth.logical_id("AWS::SNS::Topic", "/Events/AlertTopic")
+    alerts = function_id(synth, "Alerts")
     rules = _alert_rules(synth)
     assert len(rules) == 2
     for rule in rules.values():
         assert rule["Properties"]["EventBusName"] == {"Ref": bus}
         (target,) = rule["Properties"]["Targets"]
-        assert target["Arn"] == ref(topic)
+        assert target["Arn"] == getatt(alerts)
         assert target["DeadLetterConfig"] == {"Arn": getatt(dlq)}
-        transformer = target["InputTransformer"]
-        assert transformer["InputPathsMap"]["detail-event"] == "$.detail.event"
-        assert "<detail-eventData-rawError>" in transformer["InputTemplate"]
-        assert "<detail-accountID>" in transformer["InputTemplate"]
+        # The whole event: the function writes the message (no input transformer).
+        assert "InputTransformer" not in target and "Input" not in target
+    function = synth.template_json["Resources"][alerts]["Properties"]
+    assert function["Environment"]["Variables"][c.ENV_ALERT_TOPIC_ARN] == ref(topic)
+    props = event_invoke_config(synth, "Alerts")
+    assert props["DestinationConfig"] == {"OnFailure": {"Destination": getatt(dlq)}}
+
+
+def event_invoke_config(synth: Synth, label: str) -> dict[str, Any]:
+    function = ref(function_id(synth, label))
+    (props,) = (
+        config["Properties"]
+        for config in synth.resources("AWS::Lambda::EventInvokeConfig").values()
+        if config["Properties"]["FunctionName"] == function
+    )
+    return dict(props)
 
 
 def matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
@@ -662,7 +687,8 @@ CASES = [
     # (event, initiatedBy, matches ERROR rule, matches cutover rule)
     ("CONVERSION_FAIL", "START_TEST", True, False),
     ("SNAPSHOT_FAIL", "START_CUTOVER", True, False),
-    ("LAUNCH_FAILED", "START_CUTOVER", True, True),
+    # One item, one alert: the cutover rule takes it, the broad one leaves it.
+    ("LAUNCH_FAILED", "START_CUTOVER", False, True),
     ("LAUNCH_FAILED", "START_TEST", True, False),
     ("CLEANUP_FAIL", "TERMINATE", True, False),
     ("JOB_CANCEL", "START_CUTOVER", False, False),
@@ -934,7 +960,8 @@ def test_dashboard_shows_both_functions_the_queue_and_the_exporter_metrics(synth
     def shows(*line: str) -> bool:
         return json.dumps(list(line)) in lines
 
-    for label in FUNCTIONS:
+    # The alert function's failures show as the AlertDelivery dead-letter queue (alarmed).
+    for label in ("Dispatcher", "Worker"):
         function = f"${{{function_id(synth, label)}}}"
         for metric in ("Invocations", "Errors", "Throttles", "Duration"):
             assert shows("AWS/Lambda", metric, "FunctionName", function), (label, metric)
@@ -1008,3 +1035,12 @@ def test_no_secrets_or_account_ids_in_the_template(synth: Synth) -> None:
     assert re.search(r"(?<![0-9A-Za-z])\d{12}(?![0-9A-Za-z])", "arn:aws:sqs:r:123456789012:q")
     for word in ("password", "secret", "AKIA"):
         assert word.lower() not in text.lower(), word
+
+
+def test_a_failure_of_a_job_with_no_initiated_by_still_alerts_once(synth: Synth) -> None:
+    patterns = _alert_patterns(synth)
+    for event in ("LAUNCH_FAILED", "CONVERSION_FAIL"):
+        delivered = envelope(export_event(event, initiated_by=None))  # type: ignore[arg-type]
+        assert delivered["detail"]["initiatedBy"] is None
+        assert matches(patterns["ErrorItemsRule"], delivered)
+        assert not matches(patterns["CutoverLaunchFailureRule"], delivered)
