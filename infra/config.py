@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from aws_cdk import aws_logs as logs
 
 from infra import constants as c
+from infra.chat import SlackChannel, TeamsChannel
 from mgn_exporter import config_rules as rules
 
 T = TypeVar("T")
@@ -27,6 +28,8 @@ LOG_GROUP_NAME = re.compile(r"^[\.\-_/#A-Za-z0-9]{1,512}$")
 DASHBOARD_NAME = re.compile(r"^[\-_A-Za-z0-9]{1,255}$")
 SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-\.]{0,254}$")
 EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
+# Slack workspace and channel IDs, Teams team, tenant and (URL-encoded) channel IDs.
+CHAT_ID = re.compile(r"^[A-Za-z0-9%:@._=+/,-]{1,255}$")
 KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -84,6 +87,9 @@ class ExporterConfig:
     archive_retention_days: int
     alert_email: str | None
     ops_email: str | None
+    # Chat delivery of the alert topic; None: not deployed.
+    chat_slack: SlackChannel | None = None
+    chat_teams: TeamsChannel | None = None
     # Alarm when some account has had no successful export for this long.
     staleness_alarm_minutes: int
     powertools_layer_version: int
@@ -135,6 +141,8 @@ class ExporterConfig:
             archive_retention_days=_int(raw, c.CTX_ARCHIVE_RETENTION_DAYS, 0, 3650),
             alert_email=_optional(raw, c.CTX_ALERT_EMAIL, EMAIL),
             ops_email=_optional(raw, c.CTX_OPS_EMAIL, EMAIL),
+            chat_slack=_slack(raw),
+            chat_teams=_teams(raw),
             # At least two periods of the fastest schedule; at most a day (beyond that the
             # alarm would only confirm what AccountsFailed and the dead-letter queue said).
             staleness_alarm_minutes=_int(raw, c.CTX_STALENESS_ALARM_MINUTES, 10, 24 * 60),
@@ -178,6 +186,29 @@ def _matching(raw: Callable[[str], Any], key: str, pattern: re.Pattern[str]) -> 
     if not pattern.match(value):
         raise ConfigError(f"context {key} is not valid: {value!r}")
     return value
+
+
+def _chat_ids(raw: Callable[[str], Any], keys: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The values of a chat channel's keys: all given, or none (no channel)."""
+    values = tuple(_optional(raw, key, CHAT_ID) for key in keys)
+    given = [key for key, value in zip(keys, values, strict=True) if value]
+    if not given:
+        return None
+    if len(given) != len(keys):
+        missing = ", ".join(key for key in keys if key not in given)
+        raise ConfigError(f"context {', '.join(given)} also needs {missing}")
+    return tuple(str(value) for value in values)
+
+
+def _slack(raw: Callable[[str], Any]) -> SlackChannel | None:
+    ids = _chat_ids(raw, (c.CTX_CHAT_SLACK_WORKSPACE_ID, c.CTX_CHAT_SLACK_CHANNEL_ID))
+    return SlackChannel(*ids) if ids else None
+
+
+def _teams(raw: Callable[[str], Any]) -> TeamsChannel | None:
+    keys = (c.CTX_CHAT_TEAMS_TEAM_ID, c.CTX_CHAT_TEAMS_CHANNEL_ID, c.CTX_CHAT_TEAMS_TENANT_ID)
+    ids = _chat_ids(raw, keys)
+    return TeamsChannel(*ids) if ids else None
 
 
 def _optional(raw: Callable[[str], Any], key: str, pattern: re.Pattern[str]) -> str | None:

@@ -194,6 +194,12 @@ CTX_ARCHIVE_ENABLED: Final = "archiveEnabled"
 CTX_ARCHIVE_RETENTION_DAYS: Final = "archiveRetentionDays"
 CTX_ALERT_EMAIL: Final = "alertEmail"
 CTX_OPS_EMAIL: Final = "opsEmail"
+# Optional chat delivery of the alert topic (infra/chat.py): a Slack channel and/or a Teams one.
+CTX_CHAT_SLACK_WORKSPACE_ID: Final = "chatSlackWorkspaceId"
+CTX_CHAT_SLACK_CHANNEL_ID: Final = "chatSlackChannelId"
+CTX_CHAT_TEAMS_TEAM_ID: Final = "chatTeamsTeamId"
+CTX_CHAT_TEAMS_CHANNEL_ID: Final = "chatTeamsChannelId"
+CTX_CHAT_TEAMS_TENANT_ID: Final = "chatTeamsTenantId"
 CTX_STALENESS_ALARM_MINUTES: Final = "stalenessAlarmMinutes"
 CTX_POWERTOOLS_LAYER_VERSION: Final = "powertoolsLayerVersion"
 CTX_SDK_TRACING: Final = "sdkTracing"
@@ -223,6 +229,11 @@ CONTEXT_DEFAULTS: Final[dict[str, str | int | bool]] = {
     CTX_ARCHIVE_RETENTION_DAYS: 30,
     CTX_ALERT_EMAIL: "",
     CTX_OPS_EMAIL: "",
+    CTX_CHAT_SLACK_WORKSPACE_ID: "",
+    CTX_CHAT_SLACK_CHANNEL_ID: "",
+    CTX_CHAT_TEAMS_TEAM_ID: "",
+    CTX_CHAT_TEAMS_CHANNEL_ID: "",
+    CTX_CHAT_TEAMS_TENANT_ID: "",
     CTX_STALENESS_ALARM_MINUTES: 30,
     CTX_POWERTOOLS_LAYER_VERSION: POWERTOOLS_LAYER_VERSION,
     CTX_SDK_TRACING: False,

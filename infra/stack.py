@@ -14,6 +14,7 @@ from constructs import Construct
 
 from infra import constants as c
 from infra.alerts import AlertFunction
+from infra.chat import ChatDelivery
 from infra.checkpoint_table import CheckpointTable
 from infra.config import ExporterConfig
 from infra.dispatcher import DispatcherFunction
@@ -103,6 +104,16 @@ class MgnJobLogExporterStack(Stack):
             options=options,
         )
         self.event_bus.add_alert_rules(self.alerts.function)
+        self.chat: ChatDelivery | None = None
+        if config.chat_slack or config.chat_teams:
+            self.chat = ChatDelivery(
+                self,
+                "Chat",
+                topic=self.event_bus.alert_topic,
+                name=f"{self.stack_name}-alerts",
+                slack=config.chat_slack,
+                teams=config.chat_teams,
+            )
         self.checkpoints.grant_checkpoint_access(self.worker.role)
         self.event_bus.grant_put_events(self.worker.role)
         self.event_log.grant_write_events(self.worker.role)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from mgn_exporter.alert_text import alert_text
+from mgn_exporter.alert_text import alert_text, sns_message
 from mgn_exporter.observability import logger
 
 if TYPE_CHECKING:
@@ -31,7 +31,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     detail = event.get("detail")
     event_id = detail.get("eventId") if isinstance(detail, dict) else None
     # A failed publish raises: Lambda retries the event, then parks it in the failure queue.
-    response = _sns().publish(TopicArn=topic, Subject=subject, Message=message)
+    response = _sns().publish(
+        TopicArn=topic,
+        Subject=subject,
+        Message=sns_message(subject, message),
+        MessageStructure="json",
+    )
     logger.info(
         "Alert published",
         extra={

@@ -7,6 +7,7 @@ small function (alert_handler.py) that writes the message with this module.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,6 +55,29 @@ def alert_text(event: Mapping[str, Any]) -> tuple[str, str]:
         _line("Event id", _text(detail.get("eventId"))),
     ]
     return _subject(subject), "\n".join(line for line in lines if line is not None)
+
+
+def chat_notification(subject: str, message: str) -> dict[str, Any]:
+    """The alert as Amazon Q Developer in chat applications (AWS Chatbot) takes a custom
+    notification: it shows no plain-text SNS message, only this JSON shape."""
+    body = message.split("\n", 2)[-1] if "\n\n" in message else message
+    return {
+        "version": "1.0",
+        "source": "custom",
+        "content": {"textType": "client-markdown", "title": subject, "description": body},
+    }
+
+
+def sns_message(subject: str, message: str) -> str:
+    """One publish for every subscriber (MessageStructure json): the text for email, SQS and
+    the rest, the custom notification for chat (whose endpoint is an HTTPS subscription)."""
+    return json.dumps(
+        {
+            "default": message,
+            "email": message,
+            "https": json.dumps(chat_notification(subject, message)),
+        }
+    )
 
 
 def console_link(detail: Mapping[str, Any]) -> str | None:

@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from mgn_exporter import alert_handler
-from mgn_exporter.alert_text import SUBJECT_LIMIT, alert_text
+from mgn_exporter.alert_text import SUBJECT_LIMIT, alert_text, sns_message
 from tests.infra.sample_events import NAMES, envelope, export_event
 
 FULL = {
@@ -101,3 +101,14 @@ def test_the_alert_function_publishes_subject_and_message_to_its_topic(
     body = json.loads(delivered["Body"])
     assert body["Subject"] == "MGN cutover snapshot failed: fin-db-01 (Payroll, Wave 1 - Finance)"
     assert body["Message"] == alert_text(event)[1]
+
+
+def test_chat_gets_a_custom_notification_and_email_the_plain_text() -> None:
+    event = envelope(export_event("LAUNCH_FAILED", initiated_by="START_CUTOVER", event_data=FULL))
+    subject, message = alert_text(event)
+    per_protocol = json.loads(sns_message(subject, message))
+    assert per_protocol["default"] == per_protocol["email"] == message
+    chat = json.loads(per_protocol["https"])
+    assert chat["version"] == "1.0" and chat["source"] == "custom"
+    assert chat["content"]["title"] == subject
+    assert chat["content"]["description"].startswith("Server: fin-db-01")
