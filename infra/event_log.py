@@ -89,6 +89,13 @@ SAVED_QUERIES: tuple[SavedQuery, ...] = (
         "| sort failures desc",
     ),
     SavedQuery(
+        "CutoverProgressByWave",
+        "Cutover launches per wave: servers launched and failed (last 7 days)",
+        'filter initiatedBy = "START_CUTOVER" and event in ["LAUNCH_START", "LAUNCH_FAILED"]\n'
+        "| stats count_distinct(eventData.sourceServerID) as servers by wave.name, event\n"
+        "| sort wave.name asc, event asc",
+    ),
+    SavedQuery(
         "WaveCutoverProgress",
         "One wave's cutover: servers launched and failed (set the wave name)",
         'filter wave.name = "Wave 1" and initiatedBy = "START_CUTOVER"'
@@ -103,6 +110,15 @@ SAVED_QUERIES: tuple[SavedQuery, ...] = (
         "stats count(*) as items by accountID, bin(1h) as hour\n| sort hour desc",
     ),
 )
+
+
+# Shown on the dashboard too, over the dashboard's time range (monitoring.py).
+WAVE_DASHBOARD_QUERIES = ("FailedStepsPerWave", "CutoverProgressByWave")
+
+
+def saved_query(construct_id: str) -> SavedQuery:
+    (found,) = (saved for saved in SAVED_QUERIES if saved.construct_id == construct_id)
+    return found
 
 
 class EventLogGroup(Construct):

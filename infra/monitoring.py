@@ -14,6 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import constants as c
+from infra.event_log import WAVE_DASHBOARD_QUERIES, saved_query
 from infra.messaging import allow_alarms_to_publish, encrypted_topic
 from mgn_exporter.metric_names import ACCOUNT_STALENESS_SECONDS, DispatcherMetric, WorkerMetric
 
@@ -71,8 +72,10 @@ class Monitoring(Construct):
         dead_letter_queues: Sequence[WatchedQueue],
         topic_key: kms.IKey,
         ops_email: str | None,
+        event_log_group_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._event_log_group_name = event_log_group_name
         self._service_name = service_name
         # Every alarm is named "<stack name>-<what>": a page says which stack, and the ops
         # topic's policy admits exactly these alarms.
@@ -461,13 +464,29 @@ class Monitoring(Construct):
             ),
             # States rather than failures: no alarm. Jobs put off to a later run, and accounts
             # found with MGN not initialized in the Region (initialize it, or leave them out).
+            # Events not named: the inventory could not be read (IAM not deployed in a member
+            # account, throttling); the events went out all the same.
             cloudwatch.GraphWidget(
-                title="Jobs deferred, accounts with MGN uninitialized",
+                title="Jobs deferred, accounts uninitialized, events not named",
                 left=[
                     self.metric(WorkerMetric.JOBS_DEFERRED, "Sum"),
                     self.metric(WorkerMetric.ACCOUNTS_UNINITIALIZED, "Sum"),
+                    self.metric(WorkerMetric.EVENTS_NOT_ENRICHED, "Sum"),
                 ],
                 width=8,
             ),
+        )
+        # The migration's own view, by wave, from the event log group (Logs Insights).
+        dashboard.add_widgets(
+            *(
+                cloudwatch.LogQueryWidget(
+                    title=saved_query(query_id).title.split(" (")[0],
+                    log_group_names=[self._event_log_group_name],
+                    query_string=saved_query(query_id).query,
+                    view=cloudwatch.LogQueryVisualizationType.TABLE,
+                    width=12,
+                )
+                for query_id in WAVE_DASHBOARD_QUERIES
+            )
         )
         return dashboard

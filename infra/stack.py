@@ -138,6 +138,7 @@ class MgnJobLogExporterStack(Stack):
             ],
             topic_key=notification_key.key,
             ops_email=config.ops_email,
+            event_log_group_name=self.event_log.log_group.log_group_name,
         )
         self._outputs()
 

@@ -1044,3 +1044,13 @@ def test_a_failure_of_a_job_with_no_initiated_by_still_alerts_once(synth: Synth)
         assert delivered["detail"]["initiatedBy"] is None
         assert matches(patterns["ErrorItemsRule"], delivered)
         assert not matches(patterns["CutoverLaunchFailureRule"], delivered)
+
+
+def test_the_dashboard_shows_the_waves_from_the_event_log_group(synth: Synth) -> None:
+    widgets = [w for w in synth.dashboard()["widgets"] if w["type"] == "log"]
+    event_log = synth.logical_id("AWS::Logs::LogGroup", "/EventLog/")
+    assert len(widgets) == 2
+    for widget in widgets:
+        query = widget["properties"]["query"]
+        assert f"SOURCE '${{{event_log}}}'" in query
+        assert "wave.name" in query
