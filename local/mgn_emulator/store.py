@@ -418,10 +418,7 @@ class Store:
         is_archived: bool | None = None,
     ) -> None:
         """Change what is given (as UpdateWave, ArchiveWave and UnarchiveWave do)."""
-        if name is not None:
-            _check_text("wave name", name, "WaveName")
-        if description is not None:
-            _check_text("wave description", description, "WaveDescription")
+        _check_update("Wave", name, description)
         with self.lock:
             _update(self.wave(account_id, wave_id), now, name, description, is_archived)
 
@@ -436,10 +433,7 @@ class Store:
         is_archived: bool | None = None,
     ) -> None:
         """Change what is given (as UpdateApplication and (Un)ArchiveApplication do)."""
-        if name is not None:
-            _check_text("application name", name, "ApplicationName")
-        if description is not None:
-            _check_text("application description", description, "ApplicationDescription")
+        _check_update("Application", name, description)
         with self.lock:
             record = self.application(account_id, application_id)
             _update(record, now, name, description, is_archived)
@@ -454,6 +448,15 @@ class Store:
                 self.wave(account_id, wave_id)
             application.wave_id = wave_id
             application.modified = now
+
+
+def _check_update(shape: str, name: str | None, description: str | None) -> None:
+    """A new name or description of a wave or an application, checked against the model's
+    `<shape>Name` and `<shape>Description` (shape: "Wave" or "Application")."""
+    if name is not None:
+        _check_text(f"{shape.lower()} name", name, f"{shape}Name")
+    if description is not None:
+        _check_text(f"{shape.lower()} description", description, f"{shape}Description")
 
 
 def _update(
