@@ -409,7 +409,9 @@ class AccountExport:
             live_since=live_since,
             names=inventory.names(_server_named(item)) if inventory else None,
         )
-        if inventory is None and self._parts.enricher is not None and _server_named(item):
+        server = _server_named(item)
+        if server and self._parts.enricher and not (inventory and inventory.asked(server)):
+            # Named or known absent once MGN answered; neither when it could not be asked.
             self._counters[WorkerMetric.EVENTS_NOT_ENRICHED] += 1
         if event.problems:
             self._counters[WorkerMetric.ODD_ITEMS] += 1

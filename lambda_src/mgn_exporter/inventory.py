@@ -1,7 +1,8 @@
 """An account's servers, applications and waves, as the migration team names them: what turns
 `s-0d6c07b3fe008f636` into "fin-db-01, Payroll, Wave 1 - Finance" on every event.
 
-Pure: built from DescribeSourceServers, ListApplications and ListWaves records; no AWS I/O.
+Pure: built from DescribeSourceServers (only the servers items name), ListApplications and
+ListWaves records; no AWS I/O.
 A name MGN does not have stays out (never invented): a server with no application has no
 `application` and no `wave`, a server the inventory does not hold has none of the three.
 """
@@ -22,14 +23,27 @@ class ServerNames:
     application_id: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Inventory:
-    servers: dict[str, ServerNames] = field(default_factory=dict)
+    """What is known of an account: the servers asked for so far (None: MGN does not list it),
+    and its applications and waves."""
+
+    servers: dict[str, ServerNames | None] = field(default_factory=dict)
     applications: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     waves: dict[str, str | None] = field(default_factory=dict)
 
-    def knows(self, source_server_id: str) -> bool:
+    def asked(self, source_server_id: str) -> bool:
         return source_server_id in self.servers
+
+    def knows(self, source_server_id: str) -> bool:
+        return self.servers.get(source_server_id) is not None
+
+    def add_servers(self, asked: Iterable[str], records: Iterable[Mapping[str, Any]]) -> None:
+        """The answer for the servers `asked` for: the ones not in `records` are absent."""
+        found = {names.source_server_id: names for names in map(_server, records) if names}
+        for server_id in asked:
+            self.servers[server_id] = found.get(server_id)
+        self.servers.update(found)
 
     def names(self, source_server_id: object) -> dict[str, Any]:
         """The event fields naming the server, its application and its wave (empty when the
@@ -61,13 +75,8 @@ def inventory_from(
     applications: Iterable[Mapping[str, Any]],
     waves: Iterable[Mapping[str, Any]],
 ) -> Inventory:
-    """The inventory from the three calls' records; records without an id are left out."""
-    return Inventory(
-        servers={
-            names.source_server_id: names
-            for names in (_server(record) for record in servers)
-            if names is not None
-        },
+    """An inventory from the three calls' records; records without an id are left out."""
+    inventory = Inventory(
         applications={
             str(record["applicationID"]): (_text(record.get("name")), _text(record.get("waveID")))
             for record in applications
@@ -79,6 +88,8 @@ def inventory_from(
             if _text(record.get("waveID"))
         },
     )
+    inventory.add_servers((), servers)
+    return inventory
 
 
 def _server(record: Mapping[str, Any]) -> ServerNames | None:

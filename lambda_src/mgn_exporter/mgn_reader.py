@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 PAGE_SIZE = 1000
 JOB_IDS_PER_CALL = 1000  # DescribeJobsRequestFiltersJobIDs max length
+SERVER_IDS_PER_CALL = 200  # DescribeSourceServersRequestFilters.sourceServerIDs max length
 
 
 @dataclass(frozen=True)
@@ -99,27 +100,42 @@ class MgnReader:
         items = cast(list[dict[str, Any]], response.get("items", []))
         return LogPage(items=list(items), next_token=response.get("nextToken"))
 
-    def inventory(self, account_id: str) -> Inventory:
-        """The account's servers, applications and waves (DescribeSourceServers, ListApplications,
-        ListWaves, all pages, archived ones included: an archived server's old items still name
-        it). Raises InventoryUnavailable: the events then go out without names."""
-        try:
+    def applications_and_waves(self, account_id: str) -> Inventory:
+        """The account's applications and waves (ListApplications, ListWaves, all pages,
+        archived ones included: old items still name them), and no server yet."""
+        with self._inventory_errors(account_id):
             return inventory_from(
-                self._all(account_id, "describe_source_servers"),
-                self._all(account_id, "list_applications"),
-                self._all(account_id, "list_waves"),
+                (),
+                self._all(account_id, "list_applications", {}),
+                self._all(account_id, "list_waves", {}),
             )
-        except (ClientError, BotoCoreError) as exc:
-            raise InventoryUnavailable(f"{account_id}: {_error_code(exc)}") from exc
 
-    def _all(self, account_id: str, operation: Any) -> list[dict[str, Any]]:
-        # `operation` is Any: the stubs type get_paginator per literal name, not for a union.
-        params: dict[str, Any] = {"PaginationConfig": {"PageSize": PAGE_SIZE}}
-        params.update(self._account_param(account_id))
+    def source_servers(self, account_id: str, server_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The servers of `server_ids` MGN lists (DescribeSourceServers, 200 ids a call: only
+        what the items name, not an account's thousands of servers and their disks)."""
         records: list[dict[str, Any]] = []
-        for page in self._client.get_paginator(operation).paginate(**params):
+        with self._inventory_errors(account_id):
+            for start in range(0, len(server_ids), SERVER_IDS_PER_CALL):
+                chunk = list(server_ids[start : start + SERVER_IDS_PER_CALL])
+                filters = {"filters": {"sourceServerIDs": chunk}}
+                records += self._all(account_id, "describe_source_servers", filters)
+        return records
+
+    def _all(self, account_id: str, operation: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
+        # `operation` is Any: the stubs type get_paginator per literal name, not for a union.
+        request: dict[str, Any] = {**params, "PaginationConfig": {"PageSize": PAGE_SIZE}}
+        request.update(self._account_param(account_id))
+        records: list[dict[str, Any]] = []
+        for page in self._client.get_paginator(operation).paginate(**request):
             records.extend(cast(list[dict[str, Any]], page.get("items", [])))
         return records
+
+    @contextmanager
+    def _inventory_errors(self, account_id: str) -> Iterator[None]:
+        try:
+            yield
+        except (ClientError, BotoCoreError) as exc:
+            raise InventoryUnavailable(f"{account_id}: {_error_code(exc)}") from exc
 
     def _describe_jobs(self, account_id: str, filters: dict[str, Any]) -> list[dict[str, Any]]:
         jobs: list[dict[str, Any]] = []

@@ -6,12 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from mgn_exporter.enrichment import (
-    RETRY_AFTER_FAILURE_SECONDS,
-    UNKNOWN_SERVER_RECHECK_SECONDS,
-    Enricher,
-    InventoryCache,
-)
+from mgn_exporter.enrichment import RETRY_AFTER_FAILURE_SECONDS, Enricher, InventoryCache
 from mgn_exporter.errors import InventoryUnavailable
 from mgn_exporter.events import JobInfo, build_event
 from mgn_exporter.inventory import Inventory, inventory_from
@@ -89,16 +84,26 @@ def test_names_are_added_to_the_detail_and_leave_the_event_id_alone() -> None:
 
 
 class Reader:
+    """MGN's lists as the reader gives them; counts the reads."""
+
     def __init__(self) -> None:
-        self.reads = 0
+        self.list_reads = 0
+        self.server_reads: list[list[str]] = []
         self.fail = False
         self.servers = list(SERVERS)
+        self.waves = list(WAVES)
 
-    def inventory(self, account_id: str) -> Inventory:
-        self.reads += 1
+    def applications_and_waves(self, account_id: str) -> Inventory:
+        self.list_reads += 1
         if self.fail:
             raise InventoryUnavailable(f"{account_id}: AccessDeniedException")
-        return inventory_from(self.servers, APPLICATIONS, WAVES)
+        return inventory_from([], APPLICATIONS, self.waves)
+
+    def source_servers(self, account_id: str, server_ids: list[str]) -> list[dict[str, Any]]:
+        self.server_reads.append(list(server_ids))
+        if self.fail:
+            raise InventoryUnavailable(f"{account_id}: AccessDeniedException")
+        return [s for s in self.servers if s["sourceServerID"] in server_ids]
 
 
 class Roomy:
@@ -128,56 +133,76 @@ def enricher(reader: Reader, clock: Clock, refresh_seconds: float = 900) -> Enri
     )
 
 
-def test_an_inventory_is_read_once_and_again_when_it_is_old() -> None:
+def ask(names: Enricher, *servers: str, deadline: Any = None) -> Inventory | None:
+    return names.inventory("a", set(servers), deadline or Roomy())
+
+
+def test_lists_are_read_once_servers_as_pages_name_them_and_all_again_when_old() -> None:
     reader, clock = Reader(), Clock()
     names = enricher(reader, clock)
     for _ in range(5):
-        assert names.inventory("a", {SERVER}, Roomy()) is not None  # type: ignore[arg-type]
-    assert reader.reads == 1
+        inventory = ask(names, SERVER)
+        assert inventory is not None and inventory.names(SERVER)["wave"]["name"]
+    assert reader.list_reads == 1 and reader.server_reads == [[SERVER]]
+    ask(names, LONE)  # a server not asked for yet: only it
+    assert reader.list_reads == 1 and reader.server_reads == [[SERVER], [LONE]]
     clock.now += 900
-    names.inventory("a", {SERVER}, Roomy())  # type: ignore[arg-type]
-    assert reader.reads == 2
+    ask(names, SERVER)
+    assert reader.list_reads == 2 and reader.server_reads[-1] == [SERVER]
 
 
 def test_a_page_with_no_server_reads_nothing() -> None:
     reader = Reader()
-    assert enricher(reader, Clock()).inventory("a", set(), Roomy()) is None  # type: ignore[arg-type]
-    assert reader.reads == 0
+    assert ask(enricher(reader, Clock())) is None
+    assert reader.list_reads == 0 and reader.server_reads == []
 
 
-def test_an_unknown_server_reads_the_inventory_again_at_most_once_a_minute() -> None:
+def test_a_server_mgn_does_not_list_is_asked_once_until_the_refresh() -> None:
     reader, clock = Reader(), Clock()
     names = enricher(reader, clock)
-    new = "s-22222222222222222"
-    names.inventory("a", {SERVER}, Roomy())  # type: ignore[arg-type]
-    reader.servers.append({"sourceServerID": new})
-    clock.now += UNKNOWN_SERVER_RECHECK_SECONDS - 1
-    inventory = names.inventory("a", {new}, Roomy())  # type: ignore[arg-type]
-    assert inventory is not None and not inventory.knows(new) and reader.reads == 1
+    gone = "s-99999999999999999"
+    for _ in range(3):
+        inventory = ask(names, gone)
+        assert inventory is not None and inventory.asked(gone) and not inventory.knows(gone)
+    assert reader.server_reads == [[gone]]
+    # Added to MGN since: known after the next refresh.
+    reader.servers.append({"sourceServerID": gone, "sourceProperties": {}})
+    clock.now += 900
+    inventory = ask(names, gone)
+    assert inventory is not None and inventory.knows(gone)
+
+
+def test_a_renamed_wave_shows_after_the_refresh() -> None:
+    reader, clock = Reader(), Clock()
+    names = enricher(reader, clock)
+    ask(names, SERVER)
+    reader.waves = [{**WAVES[0], "name": "Wave 1 - Finance (January)"}]
+    clock.now += 899
+    assert ask(names, SERVER).names(SERVER)["wave"]["name"] == "Wave 1 - Finance"  # type: ignore[union-attr]
     clock.now += 1
-    inventory = names.inventory("a", {new}, Roomy())  # type: ignore[arg-type]
-    assert inventory is not None and inventory.knows(new) and reader.reads == 2
+    assert ask(names, SERVER).names(SERVER)["wave"]["name"] == "Wave 1 - Finance (January)"  # type: ignore[union-attr]
 
 
-def test_a_failed_read_is_tried_again_only_after_a_pause_and_keeps_the_last_inventory() -> None:
+def test_a_failed_read_is_tried_again_only_after_a_pause_and_keeps_the_last_names() -> None:
     reader, clock = Reader(), Clock()
     names = enricher(reader, clock, refresh_seconds=60)
     reader.fail = True
-    assert names.inventory("a", {SERVER}, Roomy()) is None  # type: ignore[arg-type]
+    assert ask(names, SERVER) is None
     clock.now += RETRY_AFTER_FAILURE_SECONDS - 1
-    assert names.inventory("a", {SERVER}, Roomy()) is None  # type: ignore[arg-type]
-    assert reader.reads == 1
+    assert ask(names, SERVER) is None
+    assert reader.list_reads == 1
     reader.fail = False
     clock.now += 1
-    assert names.inventory("a", {SERVER}, Roomy()) is not None  # type: ignore[arg-type]
-    # A later failure keeps the names read before (a rename shows once a read succeeds).
+    assert ask(names, SERVER) is not None
+    # A refresh that fails keeps the names read before (a rename shows once a read succeeds).
     reader.fail = True
     clock.now += 60
-    assert names.inventory("a", {SERVER}, Roomy()) is not None  # type: ignore[arg-type]
-    assert reader.reads == 3
+    inventory = ask(names, SERVER)
+    assert inventory is not None and inventory.knows(SERVER)
+    assert reader.list_reads == 3
 
 
 def test_no_read_is_started_close_to_the_deadline() -> None:
     reader = Reader()
-    assert enricher(reader, Clock()).inventory("a", {SERVER}, Short()) is None  # type: ignore[arg-type]
-    assert reader.reads == 0
+    assert ask(enricher(reader, Clock()), SERVER, deadline=Short()) is None
+    assert reader.list_reads == 0
