@@ -31,7 +31,7 @@ from mgn_exporter.errors import (
 from mgn_exporter.events import ExportEvent, build_event, event_id_for
 from mgn_exporter.export_batch import Batch, ReadPage
 from mgn_exporter.inventory import Inventory
-from mgn_exporter.job_discovery import STATUS_NOT_FOUND, discover_jobs
+from mgn_exporter.job_discovery import discover_jobs
 from mgn_exporter.metric_names import WorkerCounters, WorkerMetric
 from mgn_exporter.mgn_reader import PAGE_SIZE, LogPage
 from mgn_exporter.reports import AccountReport
@@ -170,7 +170,7 @@ class AccountExport:
                 self._logger.error(
                     "Job log unavailable; the other jobs go on", extra={"error": str(exc)}
                 )
-                if self._state.jobs[job.job_id].status == STATUS_NOT_FOUND:
+                if self._state.jobs[job.job_id].gone:
                     self._state.close(self._state.jobs[job.job_id])
                 continue
             finally:
@@ -362,7 +362,7 @@ class AccountExport:
             if (
                 end is not None
                 and job.position >= end
-                and (job.completed or job.status == STATUS_NOT_FOUND)
+                and (job.completed or job.gone)
             ):
                 state.close(job)
                 self._report.jobs_closed += 1

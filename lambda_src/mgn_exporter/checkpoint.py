@@ -25,6 +25,9 @@ STATE_BUDGET_BYTES = 350_000
 # MGN's PaginationToken may be this long: an open job is budgeted as if it held one, because
 # it may hold one at any later save.
 MAX_TOKEN_CHARS = 2048
+# A job is gone (deleted in MGN) once this many discoveries in a row did not find it: one answer
+# without it (a listing's hiccup, a page lost) must not close a job that is still being logged.
+MISSES_BEFORE_GONE = 2
 # DynamoDB's per-attribute and per-map-entry overhead is a few bytes; counted generously.
 _ENTRY_OVERHEAD_BYTES = 8
 
@@ -54,6 +57,16 @@ class JobCheckpoint:
     last_event_id: str | None = None
     events_position: int | None = None
     logs_position: int | None = None
+    # Discoveries in a row that did not find the job (None: it was found last time).
+    missed: int | None = None
+
+    @property
+    def gone(self) -> bool:
+        """MGN no longer knows the job: its log is read to the end, then it is closed."""
+        return (self.missed or 0) >= MISSES_BEFORE_GONE
+
+    def not_found(self) -> JobCheckpoint:
+        return replace(self, missed=(self.missed or 0) + 1)
 
     def sink_position(self, sink: Sink) -> int:
         ahead = self.events_position if sink == "events" else self.logs_position
@@ -88,6 +101,7 @@ class JobCheckpoint:
             job_type=_str(job.get("type")) or self.job_type,
             initiated_by=_str(job.get("initiatedBy")) or self.initiated_by,
             status=_str(job.get("status")) or self.status,
+            missed=None,
         )
 
     def to_item(self) -> dict[str, Any]:
@@ -108,6 +122,7 @@ class JobCheckpoint:
             last_event_id=_str(item.get("last_event_id")),
             events_position=_int(item.get("events_position")),
             logs_position=_int(item.get("logs_position")),
+            missed=_int(item.get("missed")),
         )
 
 

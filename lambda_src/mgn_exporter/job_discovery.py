@@ -3,7 +3,6 @@ already open."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -18,8 +17,6 @@ if TYPE_CHECKING:
 
 # Closed jobs are remembered a day longer than discovery could list them again (clock skew).
 CLOSED_MEMORY = timedelta(days=1)
-# A job DescribeJobs no longer knows (deleted): its log is read to the end, then it is closed.
-STATUS_NOT_FOUND = "NOT_FOUND"
 
 
 def discover_jobs(
@@ -60,16 +57,13 @@ def discover_jobs(
 
 
 def _refresh_unlisted(state: AccountState, reader: MgnReader, listed: set[str]) -> None:
-    """Open jobs older than the listing's window are asked for by id; one MGN no longer knows
-    is marked NOT_FOUND (read to its end, then closed)."""
+    """Open jobs older than the listing's window are asked for by id; one not found counts a
+    miss (after MISSES_BEFORE_GONE in a row it is gone: read to its end, then closed)."""
     older = [job_id for job_id in state.jobs if job_id not in listed]
     if not older:
         return
     found = {str(job["jobID"]): job for job in reader.jobs_by_id(state.account_id, older)}
     for job_id in older:
         refreshed = found.get(job_id)
-        state.jobs[job_id] = (
-            state.jobs[job_id].with_job(refreshed)
-            if refreshed
-            else replace(state.jobs[job_id], status=STATUS_NOT_FOUND)
-        )
+        job = state.jobs[job_id]
+        state.jobs[job_id] = job.with_job(refreshed) if refreshed else job.not_found()

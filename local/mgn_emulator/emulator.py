@@ -167,6 +167,15 @@ class MgnEmulator(BackgroundServer):
         """Rewrite the job's whole log (MGN never should: tests use it to shift a log)."""
         self._store.replace_items(account_id, job_id, items)
 
+    def delete_job(self, account_id: str, job_id: str) -> None:
+        """Delete a job and its log (MGN's DeleteJob)."""
+        self._store.delete_job(account_id, job_id)
+
+    def hide_job(self, account_id: str, job_id: str, answers: int = 1) -> None:
+        """Leave a job out of its next ``answers`` DescribeJobs answers: a listing that misses
+        a job MGN still has, for tests of what a client makes of one such answer."""
+        self._store.hide_job(account_id, job_id, answers)
+
     def set_job_status(
         self, account_id: str, job_id: str, status: str, when: datetime | None = None
     ) -> None:

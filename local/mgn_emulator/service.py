@@ -140,6 +140,9 @@ class MgnService:
                 to_date is not None and job.created > to_date
             ):
                 continue
+            if job.hidden_from_listings:
+                job.hidden_from_listings -= 1
+                continue
             records.append(([sort_key(job.created), job.job_id], self._render_job(job)))
         return self._keyset_page("DescribeJobs", account, records, params)
 

@@ -86,6 +86,8 @@ class Job:
     ended: datetime | None = None
     launch_statuses: dict[str, str] = field(default_factory=dict)
     items: list[Any] = field(default_factory=list)
+    # DescribeJobs answers that leave the job out still (a listing that misses a job).
+    hidden_from_listings: int = 0
 
 
 @dataclass
@@ -212,6 +214,17 @@ class Store:
                 return self.jobs[(account_id, job_id)]
             except KeyError:
                 raise KeyError(f"no job {job_id} in account {account_id}") from None
+
+    def delete_job(self, account_id: str, job_id: str) -> None:
+        """As DeleteJob: the job and its log are gone."""
+        with self.lock:
+            self.job(account_id, job_id)
+            del self.jobs[(account_id, job_id)]
+
+    def hide_job(self, account_id: str, job_id: str, answers: int) -> None:
+        """Leave the job out of the next `answers` DescribeJobs answers that would list it."""
+        with self.lock:
+            self.job(account_id, job_id).hidden_from_listings = answers
 
     def append_items(self, account_id: str, job_id: str, items: list[Any]) -> None:
         copied = copy.deepcopy(list(items))
