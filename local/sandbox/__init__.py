@@ -5,20 +5,21 @@ moto's CloudFormation (moto's server, in this process, on 127.0.0.1), plays a si
 migration programme in the project's MGN emulator, runs the deployed functions' own code on
 the schedule's ticks (the dispatcher, then the worker on the work queue, as its event source
 mapping would), and shows what reached EventBridge, the alert topic and the event log group,
-per tick and per account, ending with an exactly-once check. No AWS account, no Docker, no
-network.
+per tick, per account and per wave, ending with an exactly-once check. No AWS account, no
+Docker, no network.
 
 Modules, one job each: ``synth`` (python app.py), ``moto_patches`` (what moto lacks, and
 why), ``stack`` (the deployment as moto has it: both functions, the mapping, the queues),
 ``capture`` (the sandbox's own observers), ``function`` + ``lambda_runner`` (the deployed
 code in Lambda-like subprocesses), ``drain`` (the work queue drained by the worker's
 environments through ``esm_emulator``), ``simulation`` (simulated time), ``live_wave`` (MGN
-activity after the first run: the live items), ``ticks`` (the schedule), ``progress`` (the
-live table), ``checkpoints`` (the checkpoint table, read back), ``accounts`` (per-account
-progress), ``queries``
-(saved Logs Insights queries), ``check`` (exactly once), ``results`` (what reached the sinks)
-and ``summary`` (as text), ``printer``, ``run`` (the steps in order), ``cli`` (options and
-signals).
+activity after the first run: the live items) and ``live_inventory`` (its names in MGN),
+``ticks`` (the schedule), ``progress`` (the live table), ``checkpoints`` (the checkpoint
+table, read back), ``accounts`` (per-account progress), ``waves`` (per wave, from the names
+on the exported events), ``queries`` (saved Logs Insights queries), ``check`` (exactly once),
+``results`` (what reached the sinks) and ``summary`` (as text), ``printer``, ``run`` (the
+steps in order), ``keep_running`` (the schedule after the report, and a rule of one's own on
+the bus), ``cli`` (options and signals).
 
 One tick
 --------
@@ -75,7 +76,12 @@ reports is consistent with the real "now", and time is simulated by revealing th
   cutover in the stack's own account, logged in real time between the account's first export
   (read from its checkpoint item) and the tick; from then on the emulator's clock is the real
   one. Its items are the live ones (``backfill: false``), and its failures (a failed
-  conversion attempt, a failed cutover launch) are what the alert rules fire on.
+  conversion attempt, a failed cutover launch) are what the alert rules fire on. Its servers
+  are in MGN, named, from the start, in an MGN wave of their own, ``Wave <n> - Live``
+  (``sandbox.live_inventory``).
+* With ``--keep-running`` the ticks go on after the report, on a real timer, MGN's clock the
+  real one; the live wave is laid again (the same servers, new jobs) whenever the last round
+  is over, so named live items keep coming (``sandbox.keep_running``).
 * The lag in the table is the worker's own ``maxLagSeconds`` less the distance between
   the real and the simulated clock at its invocation (the largest of the tick's
   invocations): how far behind simulated "now" the oldest

@@ -2,6 +2,8 @@
 
 Exit status: 0 when every emulated item reached EventBridge and the event log group exactly
 once, 1 when not, 2 when a step could not run, 130 on Ctrl-C (everything started is stopped).
+With ``--keep-running``, Ctrl-C after the report is how the run ends: its status is then the
+check's (0 or 1), as with ``--keep-running-ticks``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from types import FrameType
 from typing import Any
 
 from local.sandbox.errors import SandboxError
+from local.sandbox.keep_running import MIN_INTERVAL_SECONDS
 from local.sandbox.run import Options, run
 
 
@@ -142,7 +145,26 @@ def parse_args(argv: list[str] | None) -> Options:
     run_group.add_argument(
         "--keep-running",
         action="store_true",
-        help="keep moto and the emulator up afterwards, until Ctrl-C",
+        help="afterwards, keep moto and the emulator up and the schedule ticking until Ctrl-C: "
+        "the live wave is laid again as the ticks go on, and the commands to build a rule of "
+        "your own on the bus are printed",
+    )
+    run_group.add_argument(
+        "--keep-running-every",
+        type=_number(float, MIN_INTERVAL_SECONDS),
+        # Absent unless given (so that giving it without --keep-running is refused); the
+        # default is said in the help instead.
+        default=argparse.SUPPRESS,
+        metavar="SECONDS",
+        help=f"with --keep-running: real seconds between its ticks (default: "
+        f"{defaults.keep_running_every:g}, at least {MIN_INTERVAL_SECONDS:g})",
+    )
+    run_group.add_argument(
+        "--keep-running-ticks",
+        type=_number(int, 1),
+        default=argparse.SUPPRESS,
+        metavar="N",
+        help="with --keep-running: stop after N ticks instead of at Ctrl-C",
     )
     run_group.add_argument(
         "--json-report", type=Path, default=None, help="also write the results as JSON to this file"
@@ -150,6 +172,9 @@ def parse_args(argv: list[str] | None) -> Options:
     args = parser.parse_args(argv)
     if args.skip_synth and args.cdk_out is None:
         parser.error("--skip-synth needs --cdk-out")
+    for name in ("keep_running_every", "keep_running_ticks"):
+        if hasattr(args, name) and not args.keep_running:
+            parser.error(f"--{name.replace('_', '-')} needs --keep-running")
     return Options(
         accounts=args.accounts,
         uninitialized=args.uninitialized,
@@ -168,6 +193,8 @@ def parse_args(argv: list[str] | None) -> Options:
         cdk_out=args.cdk_out,
         skip_synth=args.skip_synth,
         keep_running=args.keep_running,
+        keep_running_every=getattr(args, "keep_running_every", defaults.keep_running_every),
+        keep_running_ticks=getattr(args, "keep_running_ticks", None),
         json_report=args.json_report,
     )
 

@@ -14,17 +14,29 @@ conversion attempt and a failed cutover launch when ``--failure-rate`` is above 
 between the account's first export and the tick's real time, compressed into those seconds.
 From that tick on the emulator's clock is the real one. The wave's items are the run's live
 items: what the alert rules fire on.
+
+Its servers are named in MGN before the first tick (``register``; ``sandbox.live_inventory``:
+the MGN wave ``Wave <n> - Live`` after the programme's last, hostnames the programme does not
+use), so the exporter names its items like any other. With ``--keep-running`` the wave is
+run again after the report (``lay_round``): the same servers' test and cutover, with new job
+ids, in the same MGN wave, laid over the next ticks' real time so that each tick reveals more.
 """
 
 from __future__ import annotations
 
+import functools
+import random
+import string
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from local.mgn_emulator.emulator import MgnEmulator
+from local.mgn_emulator.inventory import Inventory
 from local.mgn_emulator.playback import Playback, PlaybackProgress
 from local.mgn_emulator.programme import Programme, ProgrammeSpec, Timeline, generate_programme
+from local.sandbox.live_inventory import live_inventory, live_wave_name
 
 WAVE_JOBS = 2  # a test job and its cutover
 # The generator starts a job a second or more into its window, then moves the start to a random
@@ -34,6 +46,7 @@ END_MARGIN = timedelta(seconds=1)
 _SHAPE_TIMELINE = Timeline(
     live_start=datetime(2000, 1, 1, tzinfo=UTC), live_end=datetime(2000, 1, 1, 0, 1, tzinfo=UTC)
 )
+_ALNUM = string.ascii_letters + string.digits
 
 
 def wave_spec(programme_spec: ProgrammeSpec) -> ProgrammeSpec:
@@ -52,13 +65,42 @@ def wave_spec(programme_spec: ProgrammeSpec) -> ProgrammeSpec:
 class LiveWave:
     spec: ProgrammeSpec
     account_id: str  # the stack's own
-    laid: Programme | None = None
-    playback: Playback | None = None
+    # Each time the wave was laid: the first at the last tick, more with --keep-running.
+    rounds: list[Programme] = field(default_factory=list)
+    playbacks: list[Playback] = field(default_factory=list)
+    # Its MGN wave, applications and named servers (register); numbered 1 until then.
+    inventory: Inventory = field(default_factory=Inventory)
     # The wave's jobs and items as they will be (only their times are not known yet).
     shape: Programme = field(init=False)
 
     def __post_init__(self) -> None:
         self.shape = generate_programme(self.spec, _SHAPE_TIMELINE, caller_account=self.account_id)
+
+    @property
+    def laid(self) -> Programme | None:
+        """The first round (the run's own live wave), once laid."""
+        return self.rounds[0] if self.rounds else None
+
+    @property
+    def number(self) -> int:
+        return self.inventory.waves[0].number if self.inventory.waves else 1
+
+    @property
+    def name(self) -> str:
+        """The name of the wave's MGN wave."""
+        return self.inventory.waves[0].name if self.inventory.waves else live_wave_name(1)
+
+    @property
+    def server_ids(self) -> list[str]:
+        """The servers its jobs launch, in order (every round launches the same ones)."""
+        ids = [server for job in self.shape.jobs for server in job.source_server_ids]
+        return list(dict.fromkeys(ids))
+
+    def register(self, emulator: MgnEmulator, programme: Programme) -> None:
+        """Name the wave's servers in MGN, against `programme` (see ``live_inventory``): call
+        before the first tick, so that the worker's first read of the inventory holds them."""
+        self.inventory = live_inventory(programme, self.account_id, self.server_ids, self.spec.seed)
+        emulator.add_inventory(self.inventory)
 
     def lay(self, emulator: MgnEmulator, since: datetime) -> None:
         """Play the wave into the emulator, logged after `since` (the account's first export)
@@ -66,18 +108,40 @@ class LiveWave:
         waits for that moment, as the emulator's clock must never be ahead of the real one."""
         now = datetime.now(UTC)
         end = max(now - END_MARGIN, since + timedelta(milliseconds=10))
-        self.laid = generate_programme(
-            self.spec, Timeline(live_start=since, live_end=end), caller_account=self.account_id
-        )
-        # Played while the emulator's clock is still in the past: nothing is revealed yet.
-        self.playback = emulator.play(self.laid)
-        last = max(job.ended for job in self.laid.jobs)
+        laid = self.lay_round(emulator, since, end)
+        last = max(job.ended for job in laid.jobs)
         while (ahead := (last - datetime.now(UTC)).total_seconds()) > 0:
             time.sleep(ahead + 0.01)
 
+    def lay_round(self, emulator: MgnEmulator, start: datetime, end: datetime) -> Programme:
+        """Play the wave once more, its jobs between `start` and `end` (which may be ahead of
+        the real clock: the emulator shows each item once its clock has passed it)."""
+        laid = self._round(Timeline(live_start=start, live_end=end))
+        # Shows at once what is due by the emulator's clock, the rest as the clock passes it.
+        self.playbacks.append(emulator.play(laid))
+        self.rounds.append(laid)
+        return laid
+
+    def _round(self, timeline: Timeline) -> Programme:
+        """The wave's jobs in `timeline`, in its MGN wave (their ``wave`` tag), with new job
+        ids after the first round (MGN never reuses one); the inventory is registered once,
+        not with each round."""
+        drawn = generate_programme(self.spec, timeline, caller_account=self.account_id)
+        index = len(self.rounds)
+        rng = random.Random(f"sandbox-live-wave-round:{self.spec.seed}:{index}")
+        jobs = tuple(
+            replace(
+                job,
+                wave=self.number,
+                job_id=job.job_id if index == 0 else "mgnjob-" + "".join(rng.choices(_ALNUM, k=17)),
+            )
+            for job in drawn.jobs
+        )
+        return replace(drawn, jobs=jobs, inventory=Inventory())
+
     def progress(self) -> PlaybackProgress:
-        if self.playback is not None:
-            return self.playback.progress()
+        if self.playbacks:
+            return _sum(playback.progress() for playback in self.playbacks)
         return PlaybackProgress(
             jobs_created=0,
             jobs_completed=0,
@@ -87,15 +151,29 @@ class LiveWave:
         )
 
     def reveal_until(self, when: datetime) -> PlaybackProgress:
-        if self.playback is not None:
-            return self.playback.reveal_until(when)
+        if self.playbacks:
+            return _sum(playback.reveal_until(when) for playback in self.playbacks)
         return self.progress()
 
     def joined(self, programme: Programme) -> Programme:
-        """The programme with the wave's jobs, once laid: what MGN held in all."""
-        if self.laid is None:
+        """The programme with the wave's jobs, once laid, and its inventory, once registered:
+        what MGN held in all."""
+        jobs = tuple(job for laid in self.rounds for job in laid.jobs)
+        inventory = programme.inventory
+        if self.inventory.waves:
+            inventory = Inventory(
+                waves=inventory.waves + self.inventory.waves,
+                applications=inventory.applications + self.inventory.applications,
+                servers=inventory.servers + self.inventory.servers,
+                renames=inventory.renames,
+            )
+        if not jobs and inventory is programme.inventory:
             return programme
-        return replace(programme, jobs=programme.jobs + self.laid.jobs)
+        return replace(programme, jobs=programme.jobs + jobs, inventory=inventory)
+
+
+def _sum(progresses: Iterable[PlaybackProgress]) -> PlaybackProgress:
+    return functools.reduce(combined, progresses)
 
 
 def combined(first: PlaybackProgress, second: PlaybackProgress) -> PlaybackProgress:

@@ -125,7 +125,7 @@ def show_results(
             "worker": _function_report(stack.worker),
         },
         "mapping": asdict(stack.mapping),
-        "ticks": [_tick_report(r) for r in history.records],
+        "ticks": [tick_report(r) for r in history.records],
         "accounts": [asdict(row) for row in accounts],
         "busEvents": len(events),
         "busItems": {
@@ -160,7 +160,7 @@ def _function_report(function: DeployedFunction) -> dict[str, Any]:
     }
 
 
-def _tick_report(record: TickRecord) -> dict[str, Any]:
+def tick_report(record: TickRecord) -> dict[str, Any]:
     return {
         "label": record.label,
         "simulated": record.simulated.isoformat(),

@@ -22,11 +22,12 @@ from local.sandbox.checkpoints import read_checkpoints
 from local.sandbox.drain import stack_drain
 from local.sandbox.errors import SandboxError
 from local.sandbox.function import FunctionLogs, FunctionRunner, extract_code
+from local.sandbox.keep_running import DEFAULT_INTERVAL_SECONDS, KeepRunning, keep_running
 from local.sandbox.live_wave import LiveWave, wave_spec
 from local.sandbox.planned import PlannedStack, read_planned
 from local.sandbox.printer import Printer
 from local.sandbox.progress import TickTable
-from local.sandbox.results import exporter_events, show_results
+from local.sandbox.results import exporter_events, show_results, tick_report
 from local.sandbox.simulation import TimePlan, plan_time
 from local.sandbox.stack import DeployedStack, describe_stack
 from local.sandbox.summary import (
@@ -34,7 +35,8 @@ from local.sandbox.summary import (
     dropped_lines,
 )
 from local.sandbox.synth import synthesize
-from local.sandbox.ticks import TickLoop
+from local.sandbox.ticks import TickHistory, TickLoop, TickRecord
+from local.sandbox.waves import WAVE_LEGEND, example_lines, wave_lines, wave_rows
 from local.sandbox.words import noun, plural
 
 REGION = "us-east-1"
@@ -74,6 +76,10 @@ class Options:
     cdk_out: Path | None = None
     skip_synth: bool = False
     keep_running: bool = False
+    # --keep-running: real seconds between the ticks after the report, and how many (None:
+    # until Ctrl-C).
+    keep_running_every: float = DEFAULT_INTERVAL_SECONDS
+    keep_running_ticks: int | None = None
     json_report: Path | None = None
 
 
@@ -127,8 +133,10 @@ def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> O
             failure_rate=options.failure_rate,
         )
         programme = generate_programme(spec, plan.timeline, caller_account=stack.account_id)
-        # The live wave needs a tick after the first (the first export of its account).
-        wave = LiveWave(wave_spec(spec), stack.account_id) if plan.ticks > 1 else None
+        # The live wave needs a tick after the first (the first export of its account): the
+        # run's last, or those --keep-running adds.
+        wants_wave = plan.ticks > 1 or options.keep_running
+        wave = LiveWave(wave_spec(spec), stack.account_id) if wants_wave else None
         emulator = MgnEmulator(
             stack.account_id,
             stack.region,
@@ -139,6 +147,10 @@ def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> O
         resources.enter_context(emulator)
         emulator.set_now(plan.live_start)
         playback = emulator.play(programme)
+        if wave is not None:
+            # Named in MGN before the first tick, so the worker's first inventory read holds
+            # the wave's servers whenever their items come (sandbox.live_inventory).
+            wave.register(emulator, programme)
         _show_programme(say, emulator, programme, plan, options, wave)
 
         roots = extract_code(stack, workdir)
@@ -166,7 +178,8 @@ def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> O
         worker_budget = min(stack.worker.timeout_seconds, options.function_timeout)
         _show_functions(say, stack, options, len(workers), dispatcher_budget, worker_budget)
         function_logs = FunctionLogs(stack)
-        history = TickLoop(
+        table = TickTable(out)
+        loop = TickLoop(
             stack=stack,
             emulator=emulator,
             playback=playback,
@@ -176,13 +189,14 @@ def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> O
                 stack, workers, function_logs=function_logs, budget_seconds=worker_budget
             ),
             function_logs=function_logs,
-            table=TickTable(out),
+            table=table,
             dispatcher_budget_seconds=dispatcher_budget,
             drain_timeout_seconds=DRAIN_TIMEOUT_SECONDS + options.retry_wait_seconds,
             retry_wait_seconds=options.retry_wait_seconds,
             max_drains=options.max_drains,
             wave=wave,
-        ).run()
+        )
+        history = loop.run()
         # What MGN held in all: the programme and, once laid, the live wave.
         programme = wave.joined(programme) if wave else programme
         say.lines(TICK_LEGEND, indent=1)
@@ -191,11 +205,12 @@ def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> O
             say.line(f"handlers imported from the extracted package: {handler_file}", 1)
 
         records = capture.log_records()
+        bus_details = [e["detail"] for e in exporter_events(stack, capture.bus_events())]
         accounts = account_rows(
             programme=programme,
             own_account=stack.account_id,
             history=history,
-            bus_details=[e["detail"] for e in exporter_events(stack, capture.bus_events())],
+            bus_details=bus_details,
             log_details=[r.detail for r in records],
             checkpoints=read_checkpoints(stack),
             last_drain=history.records[-1].drain if history.records else None,
@@ -209,6 +224,11 @@ def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> O
             ),
             2,
         )
+        waves = wave_rows(bus_details, [r.detail for r in records])
+        say.line("Per wave at the end (the names the exporter put on its events):", 1)
+        say.lines(wave_lines(waves), indent=2)
+        say.line(WAVE_LEGEND, 2)
+        say.lines(example_lines(bus_details, capture.alert_messages()), indent=2)
 
         say.step("Results")
         check, report = show_results(
@@ -225,25 +245,46 @@ def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> O
             f"{elapsed:.1f} s"
         )
         report.update(
+            waves=[row.as_report() for row in waves],
             liveWave=_wave_report(wave),
             passed=check.passed,
             seconds=round(elapsed, 1),
             options={k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()},
         )
         outcome = Outcome(check.passed, report)
-        if options.json_report is not None:
-            options.json_report.write_text(json.dumps(report, indent=2, default=str) + "\n")
+        _write_report(options.json_report, report)
         if options.keep_running:
-            _keep_running(say, stack, emulator, programme, stop)
+            assert wave is not None  # --keep-running always has one (wants_wave)
+            kept = _keep_running(
+                say,
+                options,
+                stack=stack,
+                emulator=emulator,
+                programme=programme,
+                loop=loop,
+                history=history,
+                capture=capture,
+                table=table,
+                wave=wave,
+                stop=stop,
+            )
+            # The report again, with the ticks after it (the first write is there while they
+            # run, for whoever explores meanwhile).
+            report["keptRunning"] = _kept_running_report(kept, wave)
+            _write_report(options.json_report, report)
     return outcome
 
 
 def _wave_report(wave: LiveWave | None) -> dict[str, Any] | None:
+    """The live wave as the run laid it (the first round), and its names in MGN."""
     if wave is None or wave.laid is None:
         return None
     jobs = wave.laid.jobs
     return {
         "account": wave.account_id,
+        "wave": wave.name,
+        "servers": {server.source_server_id: server.hostname for server in wave.inventory.servers},
+        "applications": [app.name for app in wave.inventory.applications],
         "jobs": [job.job_id for job in jobs],
         "items": wave.laid.item_count,
         "from": min(job.created for job in jobs).isoformat(),
@@ -375,11 +416,24 @@ def _show_programme(
             1,
         )
     else:
+        when = (
+            "laid at the last tick between its first export and the real time"
+            if plan.ticks > 1
+            else "laid by the ticks after the report (--keep-running)"
+        )
         say.line(
             f"live wave: {len(wave.shape.jobs)} more {noun(len(wave.shape.jobs), 'job')} "
             f"({plural(wave.shape.item_count, 'item')}) in "
-            f"account {wave.account_id}, laid at the last tick between its first export and "
-            "the real time: the live items (backfill: false), what the alert rules fire on",
+            f"account {wave.account_id}, {when}: the live items (backfill: false), what the "
+            "alert rules fire on",
+            1,
+        )
+        hostnames = ", ".join(server.hostname for server in wave.inventory.servers)
+        apps = [app.name for app in wave.inventory.applications]
+        say.line(
+            f'its servers are named in MGN from the start: MGN wave "{wave.name}" (after the '
+            f"programme's last), {noun(len(apps), 'application')} {', '.join(apps)}, "
+            f"servers {hostnames}",
             1,
         )
     knobs = [
@@ -400,44 +454,45 @@ def _show_programme(
 
 def _keep_running(
     say: Printer,
+    options: Options,
+    *,
     stack: DeployedStack,
     emulator: MgnEmulator,
     programme: Programme,
+    loop: TickLoop,
+    history: TickHistory,
+    capture: Capture,
+    table: TickTable,
+    wave: LiveWave,
     stop: threading.Event | None,
-) -> None:
-    member = next(
-        (a.account_id for a in programme.accounts if a.managed and a.initialized),
-        stack.account_id,
+) -> list[TickRecord]:
+    """The ticks after the report (sandbox.keep_running), until Ctrl-C or the given count."""
+    applications = wave.inventory.applications
+    ran = keep_running(
+        say,
+        stack=stack,
+        emulator=emulator,
+        programme=programme,
+        loop=loop,
+        history=history,
+        capture=capture,
+        table=table,
+        wave_name=wave.name,
+        application_name=applications[0].name if applications else "<application>",
+        settings=KeepRunning(options.keep_running_every, options.keep_running_ticks),
+        stop=stop or threading.Event(),
     )
-    say.line()
-    say.line("Endpoints stay up until Ctrl-C. To explore with the AWS CLI or boto3:")
-    say.lines(
-        [
-            f"export AWS_ENDPOINT_URL={stack.endpoint_url}",
-            f"export AWS_ENDPOINT_URL_MGN={emulator.endpoint_url}",
-            f"export AWS_REGION={stack.region} AWS_DEFAULT_REGION={stack.region}",
-            "export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
-            "unset AWS_PROFILE AWS_SESSION_TOKEN",
-            f"# bus {stack.bus_name}, event log group {stack.event_log_group}",
-            f"# checkpoint table {stack.table_name}",
-            f"# dispatcher {stack.dispatcher.name}, log group {stack.dispatcher.log_group}",
-            f"# worker {stack.worker.name}, log group {stack.worker.log_group}",
-            f"# work queue {stack.work_queue_url}",
-            f"# dead-letter queue {stack.dead_letter_queue_url}",
-            f"aws logs filter-log-events --log-group-name {stack.event_log_group} --max-items 3",
-            f"aws dynamodb scan --table-name {stack.table_name} --max-items 1",
-            f"aws events list-rules --event-bus-name {stack.bus_name}",
-            f"aws lambda list-event-source-mappings --function-name {stack.worker.name}",
-            f"aws sqs get-queue-attributes --queue-url {stack.work_queue_url} "
-            "--attribute-names All",
-            f"aws mgn describe-jobs --account-id {member} --max-items 3",
-            f"aws mgn describe-job-log-items --account-id {member} --job-id <jobID>",
-        ]
-    )
-    waiter = stop or threading.Event()
-    try:
-        while not waiter.wait(1.0):
-            pass
-    except KeyboardInterrupt:
-        say.line()
-    say.line("Stopping moto and the MGN emulator.")
+    return history.records[len(history.records) - ran :]
+
+
+def _kept_running_report(records: list[TickRecord], wave: LiveWave) -> dict[str, Any]:
+    return {
+        "ticks": [tick_report(record) for record in records],
+        "itemsExported": sum(record.items_exported for record in records),
+        "waveRounds": [[job.job_id for job in laid.jobs] for laid in wave.rounds],
+    }
+
+
+def _write_report(path: Path | None, report: dict[str, Any]) -> None:
+    if path is not None:
+        path.write_text(json.dumps(report, indent=2, default=str) + "\n")

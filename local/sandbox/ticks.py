@@ -12,6 +12,10 @@ is done, so it shows as "not initialized" in each tick, never as waiting.
 At the last tick the sandbox lays its live wave (``sandbox.live_wave``: MGN activity after the
 exporter's first run, in real time), and from then on the emulator's clock is the real one.
 
+With ``--keep-running`` the ticks go on after the report (``live_tick``, on a timer kept by
+``sandbox.keep_running``): the emulator's clock is the real one, and whenever the programme
+and every round of the live wave are over, the wave is laid again over the next ticks.
+
 After the last tick, extra "drain" ticks (the programme's time no longer moves) run while work
 is left over for an account whose items must be exported: its last outcome in the tick was not
 a complete export (a failure, a backlog), or its records wait for a retry. A drain tick waits
@@ -26,7 +30,7 @@ import uuid
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from local.mgn_emulator.emulator import MgnEmulator
@@ -222,6 +226,9 @@ class TickLoop:
         self._retry_wait = retry_wait_seconds
         self._max_drains = max_drains
         self._wave = wave
+        # The live wave's planned jobs count in the table's totals from the first tick while
+        # the run is to lay it (at its last tick); once laid, its rounds count.
+        self._wave_expected = wave is not None and plan.ticks > 1
         self._exported_accounts = set(playback.programme.exported_accounts)
         self._last_event_time: str | None = None
 
@@ -263,10 +270,47 @@ class TickLoop:
             simulated = datetime.now(UTC)  # once the live wave is laid, MGN's clock is the real one
         else:
             simulated = self._plan.tick_time(tick)
+        progress = self._reveal(simulated)
+        return self._dispatch_and_drain(
+            label,
+            simulated,
+            progress,
+            history,
+            wait_for_retries=wait_for_retries,
+            notes=[wave_note] if wave_note else [],
+        )
+
+    def live_tick(self, label: str, history: TickHistory, round_seconds: float) -> TickRecord:
+        """A tick after the report (--keep-running), at the real time: when the programme and
+        every round of the live wave are over, the wave is laid again, over the next
+        `round_seconds` from the previous tick on, so that this tick and the next ones show it."""
+        simulated = datetime.now(UTC)
+        progress = self._reveal(simulated)
+        notes: list[str] = []
+        if progress.finished:
+            notes.append(self._lay_round(history, timedelta(seconds=round_seconds)))
+            progress = self._reveal(simulated)
+        return self._dispatch_and_drain(label, simulated, progress, history, notes=notes)
+
+    def _reveal(self, simulated: datetime) -> PlaybackProgress:
+        """Set MGN's clock; what the programme and the live wave have shown by then."""
         self._emulator.set_now(simulated)
         progress = self._playback.reveal_until(simulated)
-        if wave is not None:
+        wave = self._wave
+        if wave is not None and (wave.rounds or self._wave_expected):
             progress = combined(progress, wave.reveal_until(simulated))
+        return progress
+
+    def _dispatch_and_drain(
+        self,
+        label: str,
+        simulated: datetime,
+        progress: PlaybackProgress,
+        history: TickHistory,
+        *,
+        wait_for_retries: bool = False,
+        notes: list[str],
+    ) -> TickRecord:
         self._table.running(label, simulated, "dispatching")
         started = time.monotonic()
         dispatch = self._dispatcher.invoke(
@@ -303,8 +347,8 @@ class TickLoop:
             took_seconds=time.monotonic() - started,
         )
         self._table.row(self._row(record, history))
-        if wave_note:
-            self._table.note(wave_note)
+        for note in notes:
+            self._table.note(note)
         if dispatch.error:
             self._table.note(f"the dispatcher failed: {dispatch.error}")
         for batch in drain.batches:
@@ -323,21 +367,47 @@ class TickLoop:
         wave = self._wave
         if wave is None:
             return None
-        checkpoint = read_checkpoints(self._stack).get(wave.account_id)
-        if checkpoint is None or checkpoint.first_export_at is None:
-            self._wave = None
+        since = self._first_export(wave)
+        if since is None:
+            self._wave_expected = False
             return f"no live wave: account {wave.account_id} has not been exported yet"
-        since = checkpoint.first_export_at
         wave.lay(self._emulator, since)
         assert wave.laid is not None
         jobs = wave.laid.jobs
         first, last = min(job.created for job in jobs), max(job.ended for job in jobs)
         return (
             f"live wave: {plural(len(jobs), 'job')}, {plural(wave.laid.item_count, 'item')} in "
-            f"account {wave.account_id} logged {first:%H:%M:%S}-{last:%H:%M:%S} UTC, after its "
-            f"first export at {since:%H:%M:%S} (backfill: false); MGN's clock is the real one "
-            "from now on"
+            f'account {wave.account_id} (MGN wave "{wave.name}") logged '
+            f"{first:%H:%M:%S}-{last:%H:%M:%S} UTC, after its first export at {since:%H:%M:%S} "
+            "(backfill: false); MGN's clock is the real one from now on"
         )
+
+    def _lay_round(self, history: TickHistory, span: timedelta) -> str:
+        """The live wave once more (--keep-running), from the previous tick's time (items
+        logged after it are new to the exporter) or the account's first export, whichever is
+        later (items logged before it would be backfill)."""
+        wave = self._wave
+        if wave is None:
+            return "no live wave to lay again"
+        since = self._first_export(wave)
+        if since is None:
+            return f"no live wave yet: account {wave.account_id} has not been exported"
+        if history.records:
+            since = max(since, history.records[-1].simulated)
+        laid = wave.lay_round(self._emulator, since, since + span)
+        jobs = laid.jobs
+        first, last = min(job.created for job in jobs), max(job.ended for job in jobs)
+        return (
+            f"live wave, round {len(wave.rounds)}: {plural(len(jobs), 'job')}, "
+            f"{plural(laid.item_count, 'item')} in account {wave.account_id} (MGN wave "
+            f'"{wave.name}"), logged {first:%H:%M:%S}-{last:%H:%M:%S} UTC: shown as the '
+            "clock passes them"
+        )
+
+    def _first_export(self, wave: LiveWave) -> datetime | None:
+        """The first export of the wave's account (its checkpoint item), if it has been."""
+        checkpoint = read_checkpoints(self._stack).get(wave.account_id)
+        return None if checkpoint is None else checkpoint.first_export_at
 
     def _row(self, record: TickRecord, history: TickHistory) -> TickRow:
         cold = int(record.dispatch.cold) + sum(b.invocation.cold for b in record.batches)

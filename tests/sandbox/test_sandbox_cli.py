@@ -47,3 +47,34 @@ def test_counts_read_as_english() -> None:
     assert plural(1156, "item") == "1,156 items"
     assert plural(2, "batch") == "2 batches"
     assert plural(0, "tick") == "0 ticks"
+
+
+def test_keep_running_options() -> None:
+    options = parse_args(["--keep-running"])
+    assert options.keep_running and options.keep_running_ticks is None
+    assert options.keep_running_every == 15.0
+    options = parse_args(
+        ["--keep-running", "--keep-running-every", "5", "--keep-running-ticks", "2"]
+    )
+    assert (options.keep_running_every, options.keep_running_ticks) == (5.0, 2)
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--keep-running-ticks", "2"], "--keep-running-ticks needs --keep-running"),
+        (["--keep-running-every", "5"], "--keep-running-every needs --keep-running"),
+        (
+            ["--keep-running", "--keep-running-every", "4"],
+            "argument --keep-running-every: must be at least 5, got 4",
+        ),
+        (["--keep-running", "--keep-running-ticks", "0"], "must be at least 1, got 0"),
+    ],
+)
+def test_keep_running_options_are_refused_alone_or_too_fast(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        parse_args(argv)
+    assert exit_.value.code == 2
+    assert said in capsys.readouterr().err

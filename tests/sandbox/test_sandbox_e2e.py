@@ -1,9 +1,10 @@
 """The sandbox end to end, as the README runs it: ``python -m local.sandbox`` on a small seeded
-world (synth, deploy into moto, ticks of the deployed code, the sinks, the check), then its
-keep-running mode and Ctrl-C.
+world (synth, deploy into moto, ticks of the deployed code, the sinks, the per-wave view, the
+check), then its keep-running mode (a rule of one's own on the bus, Ctrl-C), a keep-running
+run of a given number of ticks, and Ctrl-C mid-run.
 
 Not marked slow on purpose: CI (``make test``, which deselects ``slow``) must run them; the
-two take about a minute on an idle 2-core machine.
+three take about two minutes on an idle 2-core machine.
 """
 
 from __future__ import annotations
@@ -28,6 +29,16 @@ from local.sandbox.synth import REPO_ROOT, synthesize
 
 SMALL_WORLD = ["--accounts", "3", "--jobs", "8", "--ticks", "4", "--seed", "7"]
 FAILURES = ("SNAPSHOT_FAIL", "CONVERSION_FAIL", "LAUNCH_FAILED", "CLEANUP_FAIL")
+# A tick after the report (--keep-running): numbered on, without the run's "/total".
+KEPT_TICK_ROW = r"^\s+(\d+)\s+\d\d:\d\d:\d\d\s+\d+/\d+\s"
+# How long the test's own rule may take to receive the live wave's events (a round is laid
+# every two or three ticks of 5 s; the bound is for a loaded machine).
+RULE_TIMEOUT_SECONDS = 180
+CREDENTIALS: dict[str, Any] = {
+    "region_name": "us-east-1",
+    "aws_access_key_id": "testing",
+    "aws_secret_access_key": "testing",
+}
 
 
 class Sandbox:
@@ -72,6 +83,10 @@ class Sandbox:
     def interrupt(self, timeout: float = 60) -> tuple[int, str]:
         """Ctrl-C; returns the exit status and stderr once it has exited."""
         os.kill(self.process.pid, signal.SIGINT)
+        return self.wait(timeout)
+
+    def wait(self, timeout: float) -> tuple[int, str]:
+        """The exit status and stderr once it has exited (killed after `timeout`)."""
         try:
             returncode = self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -98,6 +113,8 @@ def test_small_world_passes_the_check_and_stays_up_for_exploring(
         "--json-report",
         str(report_path),
         "--keep-running",
+        "--keep-running-every",
+        "5",
         stderr=tmp_path / "stderr.txt",
     )
     try:
@@ -199,6 +216,14 @@ def test_small_world_passes_the_check_and_stays_up_for_exploring(
         assert any(f in alerts["firstMessage"] for f in FAILURES)
         assert wave["account"] in alerts["firstMessage"]
 
+        # The live wave's servers are named in MGN (a wave of its own after the programme's,
+        # hostnames of their own), so its events and alerts name them.
+        hostnames = set(wave["servers"].values())
+        assert wave["wave"] == "Wave 4 - Live" and all(hostnames)
+        assert f"Wave: {wave['wave']}" in alerts["firstMessage"]
+        assert any(f"Server: {hostname} " in alerts["firstMessage"] for hostname in hostnames)
+        _check_the_wave_view(report, output)
+
         # The endpoints stay up for the AWS CLI or boto3.
         kwargs: dict[str, Any] = {
             "region_name": "us-east-1",
@@ -217,10 +242,106 @@ def test_small_world_passes_the_check_and_stays_up_for_exploring(
         assert mapping["ScalingConfig"] == {"MaximumConcurrency": 8}
         jobs = boto3.client("mgn", endpoint_url=mgn_url, **kwargs).describe_jobs(filters={})
         assert "items" in jobs
+
+        # The schedule goes on, and a rule of one's own built as printed gets the live wave's
+        # events as they come.
+        put_rule = sandbox.expect(r"events put-rule .*--event-pattern '(.+)'$", timeout=30)
+        received = _rule_receives(moto_url, bus, json.loads(put_rule.group(1)))
+        assert received and all(d["wave"]["name"] == wave["wave"] for d in received)
+        assert all(d["sourceServer"]["hostname"] in hostnames for d in received)
+        assert all(d["backfill"] is False for d in received)
+        sandbox.expect(KEPT_TICK_ROW, timeout=60)
     finally:
         returncode, stderr = sandbox.interrupt()
     assert returncode == 0, stderr
     assert "Traceback" not in stderr
+    assert any(line.startswith("Kept running for ") for line in sandbox.lines)
+    assert sandbox.lines[-1] == "Stopping moto and the MGN emulator."
+
+
+def _check_the_wave_view(report: dict[str, Any], output: str) -> None:
+    """The per-wave view adds up to what reached the sinks."""
+    rows = {row["wave"]: row for row in report["waves"]}
+    items = report["busItems"]
+    assert sum(row["onBus"] for row in rows.values()) == items["live"] + items["backfill"]
+    assert all(row["onBus"] == row["inLogGroup"] for row in rows.values())
+    live = rows[report["liveWave"]["wave"]]
+    assert live["live"] == live["onBus"] > 0 and live["accounts"] == 1
+    assert live["servers"] == len(report["liveWave"]["servers"])
+    assert rows["(no wave)"]["withoutWave"]["job items naming no server"] > 0
+    named = [row for name, row in rows.items() if name.startswith("Wave ")]
+    assert len(named) >= 2 and sum(row["failedSteps"] for row in named) > 0
+    assert "Per wave at the end" in output
+    assert re.search(r"^\s+Wave 4 - Live\s+1\s+\d+\s+\d+\s", output, re.MULTILINE)
+    assert "an enriched event (" in output and '"hostname":"' in output
+
+
+def _rule_receives(moto_url: str, bus: str, pattern: dict[str, Any]) -> list[dict[str, Any]]:
+    """Make the printed rule (an SQS queue as its target) and wait for what it delivers."""
+    sqs = boto3.client("sqs", endpoint_url=moto_url, **CREDENTIALS)
+    events = boto3.client("events", endpoint_url=moto_url, **CREDENTIALS)
+    queue_url = sqs.create_queue(QueueName="e2e-wave-watch")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    events.put_rule(Name="e2e-wave-watch", EventBusName=bus, EventPattern=json.dumps(pattern))
+    events.put_targets(
+        Rule="e2e-wave-watch", EventBusName=bus, Targets=[{"Id": "queue", "Arn": queue_arn}]
+    )
+    deadline = time.monotonic() + RULE_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=2
+        ).get("Messages", [])
+        if messages:
+            return [json.loads(m["Body"])["detail"] for m in messages]
+    return []
+
+
+def test_keep_running_for_some_ticks_lays_the_live_wave_and_exits(
+    cdk_out: Path, tmp_path: Path
+) -> None:
+    """With one tick, the run has no live wave: the ticks after the report lay it."""
+    if not (cdk_out / "manifest.json").is_file():
+        synthesize(cdk_out)
+    report_path = tmp_path / "report.json"
+    sandbox = Sandbox(
+        *SMALL_WORLD[:4],
+        "--ticks",
+        "1",
+        "--seed",
+        "7",
+        "--cdk-out",
+        str(cdk_out),
+        "--skip-synth",
+        "--json-report",
+        str(report_path),
+        "--keep-running",
+        "--keep-running-every",
+        "5",
+        "--keep-running-ticks",
+        "2",
+        stderr=tmp_path / "stderr.txt",
+    )
+    returncode, stderr = sandbox.wait(timeout=300)
+    assert returncode == 0, stderr
+    assert "Traceback" not in stderr
+    output = "\n".join(sandbox.lines)
+    report: dict[str, Any] = json.loads(report_path.read_text())
+    kept = report["keptRunning"]
+    assert [tick["label"] for tick in kept["ticks"]] == ["2", "3"]
+    assert [m.group(1) for m in re.finditer(KEPT_TICK_ROW, output, re.MULTILINE)] == ["2", "3"]
+    for tick in kept["ticks"]:
+        assert tick["dispatch"]["ok"] and tick["dispatch"]["accountsDispatched"] == 3
+        assert all(b["ok"] and b["logged"] for b in tick["batches"])
+    # The first tick laid the wave (its account had been exported), and showed its start.
+    assert kept["waveRounds"] and kept["ticks"][0]["itemsExported"] > 0
+    assert kept["itemsExported"] == sum(t["itemsExported"] for t in kept["ticks"])
+    jobs = [job for laid in kept["waveRounds"] for job in laid]
+    assert len(jobs) == len(set(jobs)) == 2 * len(kept["waveRounds"])
+    assert "live wave, round 1: 2 jobs" in output and 'MGN wave "Wave 4 - Live"' in output
+    assert "Kept running for 2 ticks: " in output
+    assert sandbox.lines[-1] == "Stopping moto and the MGN emulator."
 
 
 def test_ctrl_c_mid_run_stops_everything_without_a_traceback(cdk_out: Path, tmp_path: Path) -> None:
