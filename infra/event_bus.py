@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_events as events
@@ -123,10 +124,8 @@ class ExporterEventBus(Construct):
     def rules(self) -> Sequence[events.Rule]:
         return (self.error_items_rule, self.cutover_launch_failure_rule)
 
-    def event_pattern(self, detail: Mapping[str, Any]) -> events.EventPattern:
-        return events.EventPattern(
-            source=[self.event_source], detail_type=[c.DETAIL_TYPE], detail=dict(detail)
-        )
+    def event_pattern(self, detail: Mapping[str, Any]) -> dict[str, Any]:
+        return {"source": [self.event_source], "detail-type": [c.DETAIL_TYPE], "detail": detail}
 
     def _alert_rule(
         self,
@@ -141,8 +140,13 @@ class ExporterEventBus(Construct):
             construct_id,
             event_bus=self.bus,
             description=description,
-            event_pattern=self.event_pattern(detail),
+            # Placeholder: the pattern is set below as JSON text.
+            event_pattern=events.EventPattern(source=[self.event_source]),
         )
+        # As JSON text, as CloudFormation takes a pattern with null in it (its object syntax
+        # refuses null, and the CDK drops None from an object pattern).
+        cfn_rule = cast(events.CfnRule, rule.node.default_child)
+        cfn_rule.add_property_override("EventPattern", json.dumps(self.event_pattern(detail)))
         rule.add_target(
             targets.LambdaFunction(
                 target,

@@ -186,8 +186,8 @@ def trim_template(
     template: dict[str, Any],
     unsupported: frozenset[str] = MOTO_UNSUPPORTED_RESOURCE_TYPES,
 ) -> TrimResult:
-    """Drop the resource types moto cannot create; touch nothing else but alarm ARNs and bus
-    names.
+    """Drop the resource types moto cannot create; touch nothing else but alarm ARNs, bus
+    names and rule patterns written as JSON text.
 
     DependsOn entries and outputs that name a dropped resource go with it. A kept resource
     that refers to a dropped alarm's ARN (the dashboard's alarm widget does) gets the ARN
@@ -221,6 +221,7 @@ def trim_template(
     }
     for logical_id in list(resources):
         resources[logical_id] = _rewritten(resources[logical_id], _bus_name_of(bus_names))
+        _pattern_as_object(resources[logical_id])
     trimmed["Outputs"] = _rewritten(trimmed.get("Outputs", {}), _bus_name_of(bus_names))
 
     respelled: dict[str, list[str]] = {}
@@ -252,6 +253,16 @@ def trim_template(
     return TrimResult(
         trimmed, sorted(dropped, key=lambda d: d.logical_id), dropped_outputs, respelled
     )
+
+
+def _pattern_as_object(resource: dict[str, Any]) -> None:
+    """A rule's EventPattern given as JSON text (valid CloudFormation: the stack writes one
+    with null in it so) as the object moto's model takes: it JSON-encodes the property again."""
+    properties = resource.get("Properties", {})
+    if resource.get("Type") == "AWS::Events::Rule" and isinstance(
+        properties.get("EventPattern"), str
+    ):
+        properties["EventPattern"] = json.loads(properties["EventPattern"])
 
 
 # SQS queue names: at most 80 characters, and a FIFO queue's end in ".fifo".

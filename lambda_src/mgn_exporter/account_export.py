@@ -359,11 +359,7 @@ class AccountExport:
                 continue
             job = state.jobs[job_id] = batch.advanced(job)
             end = batch.log_ends.get(job_id)
-            if (
-                end is not None
-                and job.position >= end
-                and (job.completed or job.gone)
-            ):
+            if end is not None and job.position >= end and (job.completed or job.gone):
                 state.close(job)
                 self._report.jobs_closed += 1
                 self._logger.info(

@@ -13,6 +13,7 @@ logged once, and the next read is tried a few minutes later; names read before s
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from mgn_exporter.deadline import Deadline
     from mgn_exporter.mgn_reader import MgnReader
 
+SOURCE_SERVER_ID = re.compile(r"s-[0-9a-zA-Z]{17}")
 # After a failed read the events go out unnamed for this long before the next try.
 RETRY_AFTER_FAILURE_SECONDS = 300
 # A read (two list calls and the servers of a page) is started only with this much usable time.
@@ -80,8 +82,8 @@ class Enricher:
             if entry.failed_at is None:
                 self._logger.warning(
                     "MGN did not list the account's servers, applications or waves: its events "
-                    f"go out without names; tried again in {RETRY_AFTER_FAILURE_SECONDS // 60} "
-                    "minutes (is mgn:DescribeSourceServers, ListApplications, ListWaves allowed?)",
+                    f"go out without names; tried again in {RETRY_AFTER_FAILURE_SECONDS:g} s "
+                    "(is mgn:DescribeSourceServers, ListApplications, ListWaves allowed?)",
                     extra={"account": account_id, "error": str(exc)},
                 )
             entry.failed_at = now
@@ -96,8 +98,12 @@ class Enricher:
             # A refresh replaces the inventory only once it holds this page's servers too.
             inventory = self._reader.applications_and_waves(account_id)
         unasked = sorted(server_id for server_id in server_ids if not inventory.asked(server_id))
-        if unasked:
-            inventory.add_servers(unasked, self._reader.source_servers(account_id, unasked))
+        # An id that is not MGN's shape (an odd item) cannot name a server: absent, never sent
+        # (botocore would refuse the whole call, and the page would go out unnamed).
+        valid = [server_id for server_id in unasked if SOURCE_SERVER_ID.fullmatch(server_id)]
+        inventory.add_servers(set(unasked) - set(valid), ())
+        if valid:
+            inventory.add_servers(valid, self._reader.source_servers(account_id, valid))
         if stale:
             entry.inventory, entry.read_at = inventory, now
         entry.failed_at = None

@@ -1,15 +1,22 @@
 """Benchmark of the exporter against moto's server and the MGN emulator on 127.0.0.1.
 
-Prints, side by side in one run:
+Every account of these worlds has a realistic inventory loaded in the emulator (50 source
+servers with hostnames, 10 applications, 3 waves: names.realistic_inventory), and its jobs log
+steps of those servers. Prints, side by side in one run, with enrichment on (the default,
+ENRICHMENT_REFRESH_MINUTES=15) and off (ENRICHMENT_REFRESH_MINUTES=0), in a fresh execution
+environment each (no inventory read before):
 - API calls per 1,000 newly exported items, steady state, one job (default 10,000 items);
 - API calls of an idle tick, per account (1 and 10 accounts);
 - API calls per tick of a sparse world (3 accounts, 10 running jobs, about 800 new items a
   tick spread over the jobs) against the floor of what MGN and the sinks need;
+- MGN's calls of each of those, by operation;
+and, once (enrichment on):
 - the exporter's wall time against a bare script making the same API calls to the same
   endpoints (no shaping, no checks), in alternating rounds;
 - the handler's cold import time against `import boto3` (in fresh interpreters).
 
-Usage: .venv/bin/python -m local.benchmarks.exporter_bench [--items N] [--rounds N] [--json FILE]
+Usage: .venv/bin/python -m local.benchmarks.exporter_bench [--items N] [--rounds N]
+  [--enrichment on|off|both] [--steady-only | --sparse-only] [--json FILE]
 Times are of this machine and of moto, not of AWS: read the ratios, not the seconds.
 """
 
@@ -24,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -31,6 +39,7 @@ from typing import Any
 
 import boto3
 
+from local.faultsuite.names import on_servers, realistic_inventory
 from local.mgn_emulator import MgnEmulator
 from local.mgn_emulator.worlds import job_log
 from local.moto_deploy import moto_server
@@ -41,6 +50,54 @@ BUS = "bench-bus"
 LOG_GROUP = "/bench/events"
 TABLE = "bench-checkpoints"
 SOURCE = "mgn.joblog.bench"
+# ENRICHMENT_REFRESH_MINUTES per mode: unset is the stack's default (15 minutes); 0 is off.
+ENRICHMENT_MODES: dict[str, str | None] = {"on": None, "off": "0"}
+# What each account of the worlds has in MGN (names.realistic_inventory).
+INVENTORY = {"servers": 50, "applications": 10, "waves": 3}
+
+
+@contextmanager
+def enrichment(mode: str) -> Iterator[None]:
+    """Run the exporter with enrichment `mode` ("on", "off"), in a fresh execution environment:
+    no clients, no inventory kept from an earlier run."""
+    from mgn_exporter.clients import forget_clients
+
+    value = ENRICHMENT_MODES[mode]
+    if value is None:
+        os.environ.pop("ENRICHMENT_REFRESH_MINUTES", None)
+    else:
+        os.environ["ENRICHMENT_REFRESH_MINUTES"] = value
+    forget_clients()
+    try:
+        yield
+    finally:
+        os.environ.pop("ENRICHMENT_REFRESH_MINUTES", None)
+        forget_clients()
+
+
+class Inventories:
+    """The accounts' servers, each account's realistic inventory loaded in the emulator the
+    first time it is asked for."""
+
+    def __init__(self, emu: MgnEmulator) -> None:
+        self._emu = emu
+        self._servers: dict[str, list[str]] = {}
+
+    def servers(self, account: str) -> list[str]:
+        if account not in self._servers:
+            inventory = realistic_inventory(
+                account,
+                servers=INVENTORY["servers"],
+                applications=INVENTORY["applications"],
+                waves=INVENTORY["waves"],
+            )
+            self._emu.add_inventory(inventory)
+            self._servers[account] = [s.source_server_id for s in inventory.servers]
+        return self._servers[account]
+
+
+def mgn_calls(calls: dict[str, int]) -> dict[str, int]:
+    return {op: n for op, n in sorted(calls.items()) if op.startswith("mgn.")}
 
 
 @contextmanager
@@ -91,21 +148,35 @@ def invoke(budget_ms: int = 900_000) -> dict[str, Any]:
     return export_configured_accounts(budget_ms, own_account=OWN, region=REGION)
 
 
-def add_job(emu: MgnEmulator, account: str, count: int, seed: int, *, completed: bool) -> str:
+def add_job(
+    emu: MgnEmulator,
+    account: str,
+    count: int,
+    seed: int,
+    *,
+    completed: bool,
+    servers: list[str] | None = None,
+) -> str:
+    """A job of `count` items logging steps of `servers` (of the account's inventory)."""
     created = datetime.now(UTC) - timedelta(minutes=20)
     job = emu.add_job(account, created=created)
-    emu.append_items(account, job, job_log(count, start=created, rng=random.Random(seed)))
+    items, _ = on_servers(job_log(count, start=created, rng=random.Random(seed)), servers or [])
+    emu.append_items(account, job, items)
     if completed:
         emu.set_job_status(account, job, "COMPLETED")
     return job
 
 
-def calls_per_thousand(emu: MgnEmulator, items: int) -> dict[str, Any]:
-    # Warm up: discovery has seen the job and the day's log stream exists.
+def calls_per_thousand(emu: MgnEmulator, items: int, names: Inventories) -> dict[str, Any]:
+    """One job's `items` exported in one run: with enrichment on, the account's one inventory
+    read of a fresh environment (or of every ENRICHMENT_REFRESH_MINUTES) is in the figure."""
+    # Warm up: discovery has seen the job and the day's log stream exists (JOB_START alone
+    # names no server: no inventory is read yet).
     job = add_job(emu, OWN, 1, seed=1, completed=False)
     invoke()
     created = datetime.now(UTC)
-    emu.append_items(OWN, job, job_log(items, start=created, rng=random.Random(2)))
+    log, _ = on_servers(job_log(items, start=created, rng=random.Random(2)), names.servers(OWN))
+    emu.append_items(OWN, job, log)
     report = invoke()
     assert report["itemsExported"] == items, report
     total = sum(report["apiCalls"].values())
@@ -116,14 +187,16 @@ def calls_per_thousand(emu: MgnEmulator, items: int) -> dict[str, Any]:
         "calls": report["apiCalls"],
         "total_calls": total,
         "calls_per_1000": round(total * 1000 / items, 1),
+        "not_enriched": report["counters"].get("EventsNotEnriched", 0),
     }
 
 
-def idle_tick(emu: MgnEmulator, accounts: list[str]) -> dict[str, Any]:
+def idle_tick(emu: MgnEmulator, accounts: list[str], names: Inventories) -> dict[str, Any]:
     os.environ["ACCOUNTS"] = ",".join(accounts)
     for account in accounts:
         if account != OWN:
             emu.add_account(account, initialized=True, managed=True)
+        names.servers(account)
     invoke()  # first run for new accounts
     report = invoke()
     total = sum(report["apiCalls"].values())
@@ -154,18 +227,23 @@ def sparse_floor(new_by_account: dict[str, list[int]]) -> int:
 
 
 def sparse_world(emu: MgnEmulator, ticks: int) -> dict[str, Any]:
-    """3 accounts, 10 running jobs, ~800 new items per tick spread unevenly over the jobs."""
+    """3 accounts, 10 running jobs, ~800 new items per tick spread unevenly over the jobs; each
+    job logs steps of its share of its account's servers (a wave's launch: its servers)."""
     rng = random.Random(5)
+    names = Inventories(emu)
     os.environ["ACCOUNTS"] = ",".join(SPARSE_ACCOUNTS)
     for account in SPARSE_ACCOUNTS[1:]:
         emu.add_account(account, initialized=True, managed=True)
-    jobs = [
-        (
-            SPARSE_ACCOUNTS[n % len(SPARSE_ACCOUNTS)],
-            add_job(emu, SPARSE_ACCOUNTS[n % 3], 5, n, completed=False),
-        )
-        for n in range(SPARSE_JOBS)
+    owners = [SPARSE_ACCOUNTS[n % len(SPARSE_ACCOUNTS)] for n in range(SPARSE_JOBS)]
+    shares = [
+        names.servers(account)[owners[:n].count(account) :: owners.count(account)]
+        for n, account in enumerate(owners)
     ]
+    jobs = [
+        (account, add_job(emu, account, 5, n, completed=False, servers=shares[n]))
+        for n, account in enumerate(owners)
+    ]
+    turns = [0] * len(jobs)
     invoke()  # discovery has seen the jobs; the day's log streams exist
     rows = []
     for tick in range(ticks):
@@ -173,8 +251,11 @@ def sparse_world(emu: MgnEmulator, ticks: int) -> dict[str, Any]:
         counts = [round(SPARSE_ITEMS_PER_TICK * w / sum(weights)) for w in weights]
         new_by_account: dict[str, list[int]] = {account: [] for account in SPARSE_ACCOUNTS}
         start = datetime.now(UTC)
-        for (account, job), count in zip(jobs, counts, strict=True):
-            emu.append_items(account, job, job_log(count, start=start, rng=rng))
+        for n, ((account, job), count) in enumerate(zip(jobs, counts, strict=True)):
+            log, turns[n] = on_servers(
+                job_log(count, start=start, rng=rng), shares[n], start=turns[n]
+            )
+            emu.append_items(account, job, log)
             new_by_account[account].append(count)
         report = invoke()
         assert report["itemsExported"] == sum(counts), report
@@ -186,11 +267,15 @@ def sparse_world(emu: MgnEmulator, ticks: int) -> dict[str, Any]:
                 "calls": calls,
                 "floor": sparse_floor(new_by_account),
                 "by_api": report["apiCalls"],
+                "not_enriched": report["counters"].get("EventsNotEnriched", 0),
             }
         )
     os.environ["ACCOUNTS"] = OWN
     calls = sum(row["calls"] for row in rows)
     floor = sum(row["floor"] for row in rows)
+    mgn: Counter[str] = Counter()
+    for row in rows:
+        mgn.update(mgn_calls(row["by_api"]))
     return {
         "accounts": len(SPARSE_ACCOUNTS),
         "jobs": SPARSE_JOBS,
@@ -198,10 +283,52 @@ def sparse_world(emu: MgnEmulator, ticks: int) -> dict[str, Any]:
         "calls_per_tick": round(calls / ticks, 1),
         "floor_per_tick": round(floor / ticks, 1),
         "ratio": round(calls / floor, 3),
+        "mgn_calls": dict(sorted(mgn.items())),
     }
 
 
-def bare_export(emu: MgnEmulator, job: str, clients: dict[str, Any], stream: str) -> None:
+class BareNames:
+    """The names a bare script would put on events: the applications and waves listed once, the
+    servers of each page asked for when first seen (DescribeSourceServers by id), the calls the
+    exporter makes with enrichment on."""
+
+    def __init__(self, mgn: Any) -> None:
+        self._mgn = mgn
+        self._listed = False
+        self._apps: dict[str, dict[str, Any]] = {}
+        self._waves: dict[str, str] = {}
+        self._servers: dict[str, dict[str, Any] | None] = {}
+
+    def name(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not self._listed:
+            self._apps = {a["applicationID"]: a for a in self._mgn.list_applications()["items"]}
+            self._waves = {w["waveID"]: w["name"] for w in self._mgn.list_waves()["items"]}
+            self._listed = True
+        named = {i.get("eventData", {}).get("sourceServerID") for i in items} - {None}
+        unseen = sorted(server for server in named if server not in self._servers)
+        for start in range(0, len(unseen), 200):
+            chunk = unseen[start : start + 200]
+            found = self._mgn.describe_source_servers(filters={"sourceServerIDs": chunk})
+            self._servers.update(dict.fromkeys(chunk))
+            self._servers.update({r["sourceServerID"]: r for r in found["items"]})
+        return [{**item, **self._names(item)} for item in items]
+
+    def _names(self, item: dict[str, Any]) -> dict[str, Any]:
+        server = self._servers.get(item.get("eventData", {}).get("sourceServerID"))
+        if server is None:
+            return {}
+        hints = server.get("sourceProperties", {}).get("identificationHints", {})
+        names: dict[str, Any] = {"sourceServer": {"hostname": hints.get("hostname")}}
+        app = self._apps.get(server.get("applicationID", ""))
+        if app is not None:
+            names["application"] = {"name": app.get("name")}
+            names["wave"] = {"name": self._waves.get(app.get("waveID", ""))}
+        return names
+
+
+def bare_export(
+    emu: MgnEmulator, job: str, clients: dict[str, Any], stream: str, names: BareNames | None
+) -> None:
     """The same API calls as the exporter's run, with the least work between them."""
     mgn, events, logs, ddb = clients["mgn"], clients["events"], clients["logs"], clients["dynamodb"]
     key = {"pk": {"S": "ACCOUNT#bare"}}
@@ -226,7 +353,7 @@ def bare_export(emu: MgnEmulator, job: str, clients: dict[str, Any], stream: str
             params["nextToken"] = token
         page = mgn.describe_job_log_items(**params)
         items = page.get("items", [])
-        bodies = [json.dumps(item) for item in items]
+        bodies = [json.dumps(item) for item in (names.name(items) if names else items)]
         for start in range(0, len(bodies), 10):
             events.put_events(
                 Entries=[
@@ -259,7 +386,9 @@ def bare_export(emu: MgnEmulator, job: str, clients: dict[str, Any], stream: str
     ddb.update_item(TableName=TABLE, Key=key, UpdateExpression="REMOVE leaseOwner")
 
 
-def overhead(emu: MgnEmulator, rounds: int, items: int) -> dict[str, Any]:
+def overhead(
+    emu: MgnEmulator, rounds: int, items: int, names: Inventories, *, enriched: bool
+) -> dict[str, Any]:
     from mgn_exporter.clients import get_clients
 
     shared = get_clients()  # the same clients, config and warm connections for both
@@ -271,17 +400,22 @@ def overhead(emu: MgnEmulator, rounds: int, items: int) -> dict[str, Any]:
     }
     stream = "bare"
     shared.logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=stream)
+    # Like the exporter's inventory, kept across rounds (one execution environment).
+    bare_names = BareNames(shared.mgn) if enriched else None
+    servers = names.servers(OWN)
     exporter_times: list[float] = []
     bare_times: list[float] = []
     for n in range(rounds):
-        add_job(emu, OWN, items, seed=100 + n, completed=True)
+        add_job(emu, OWN, items, seed=100 + n, completed=True, servers=servers)
         exporter_times.append(timed(invoke))
-        job = add_job(emu, OWN, items, seed=200 + n, completed=True)
-        bare_times.append(timed(functools.partial(bare_export, emu, job, clients, stream)))
+        job = add_job(emu, OWN, items, seed=200 + n, completed=True, servers=servers)
+        bare = functools.partial(bare_export, emu, job, clients, stream, bare_names)
+        bare_times.append(timed(bare))
         invoke()  # the exporter closes the bare run's job without counting it
     return {
         "items_per_round": items,
         "rounds": rounds,
+        "enrichment": "on" if enriched else "off",
         "exporter_seconds": [round(t, 3) for t in exporter_times],
         "bare_seconds": [round(t, 3) for t in bare_times],
         "ratio": round(statistics.median(exporter_times) / statistics.median(bare_times), 2),
@@ -330,12 +464,105 @@ def cold_import(runs: int = 7) -> dict[str, Any]:
     }
 
 
-def sparse_line(sparse: dict[str, Any]) -> str:
+def sparse_line(sparse: dict[str, Any], mode: str) -> str:
     return (
         f"Sparse world ({sparse['accounts']} accounts, {sparse['jobs']} running jobs, about "
-        f"{SPARSE_ITEMS_PER_TICK} new items a tick): {sparse['calls_per_tick']} calls per tick "
-        f"vs floor {sparse['floor_per_tick']} = {sparse['ratio']}x  (goal <= 1.10)"
+        f"{SPARSE_ITEMS_PER_TICK} new items a tick), enrichment {mode}: "
+        f"{sparse['calls_per_tick']} calls per tick vs floor {sparse['floor_per_tick']} = "
+        f"{sparse['ratio']}x  (goal <= 1.10)"
     )
+
+
+def print_sparse(sparse: dict[str, Any], mode: str) -> None:
+    print(sparse_line(sparse, mode))
+    for row in sparse["ticks"]:
+        print(
+            f"  tick {row['tick']}: {row['items']} items, {row['calls']} calls, floor "
+            f"{row['floor']}  {row['by_api']}"
+        )
+
+
+def steady_line(steady: dict[str, Any], mode: str) -> str:
+    return (
+        f"API calls per 1,000 items (one job of {steady['items']:,}), enrichment {mode}: "
+        f"{steady['calls_per_1000']}  {steady['calls']}"
+    )
+
+
+def measure(mode: str, args: argparse.Namespace, *, with_overhead: bool) -> dict[str, Any]:
+    """One mode's figures, each world in a fresh cloud and execution environment."""
+    figures: dict[str, Any] = {}
+    with enrichment(mode), local_cloud() as (_, emu):
+        names = Inventories(emu)
+        figures["steady_state"] = calls_per_thousand(emu, args.items, names)
+        figures["idle_tick"] = [
+            idle_tick(emu, [OWN], names),
+            idle_tick(emu, [OWN] + [f"{900000000000 + n}" for n in range(9)], names),
+        ]
+        if with_overhead:
+            figures["overhead"] = overhead(
+                emu, args.rounds, args.overhead_items, names, enriched=mode == "on"
+            )
+    with enrichment(mode), local_cloud() as (_, emu):
+        figures["sparse_world"] = sparse_world(emu, args.sparse_ticks)
+    return figures
+
+
+def print_side_by_side(by_mode: dict[str, dict[str, Any]]) -> None:
+    """The figures of each mode side by side, then MGN's calls of each run by operation."""
+    modes = list(by_mode)
+    width = 16
+    head = "".join(f"{'enrichment ' + mode:>{width}}" for mode in modes)
+    print(f"{'measure':<52}{head}   goal")
+
+    def row(label: str, cells: list[str], goal: str) -> None:
+        print(f"{label:<52}" + "".join(f"{cell:>{width}}" for cell in cells) + f"   {goal}")
+
+    figures = [by_mode[mode] for mode in modes]
+    items = figures[0]["steady_state"]["items"]
+    row(
+        f"API calls per 1,000 items (one job of {items:,})",
+        [str(f["steady_state"]["calls_per_1000"]) for f in figures],
+        "<= 110 (floor ~104)",
+    )
+    for index in (0, 1):
+        accounts = figures[0]["idle_tick"][index]["accounts"]
+        row(
+            f"Idle tick, {accounts} account(s): calls per account",
+            [str(f["idle_tick"][index]["calls_per_account"]) for f in figures],
+            "<= 3",
+        )
+    sparse = figures[0]["sparse_world"]
+    row(
+        f"Sparse world: calls per tick (floor {sparse['floor_per_tick']})",
+        [f"{f['sparse_world']['calls_per_tick']} = {f['sparse_world']['ratio']}x" for f in figures],
+        "<= 1.10x",
+    )
+    row(
+        "Events that went out unnamed (steady, sparse)",
+        [
+            f"{f['steady_state']['not_enriched']}, "
+            f"{sum(r['not_enriched'] for r in f['sparse_world']['ticks'])}"
+            for f in figures
+        ],
+        "",
+    )
+    runs: dict[str, Callable[[dict[str, Any]], dict[str, int]]] = {
+        f"steady ({items:,} items)": lambda f: mgn_calls(f["steady_state"]["calls"]),
+        "idle, 1 account": lambda f: mgn_calls(f["idle_tick"][0]["calls"]),
+        "idle, 10 accounts": lambda f: mgn_calls(f["idle_tick"][1]["calls"]),
+        f"sparse ({len(sparse['ticks'])} ticks)": lambda f: sparse_mgn(f["sparse_world"]),
+    }
+    operations = sorted({op for f in figures for read in runs.values() for op in read(f)})
+    print(f"\nMGN calls by operation, per run ({' / '.join(modes)}):")
+    print(f"{'operation':<28}" + "".join(f"{name:>22}" for name in runs))
+    for op in operations:
+        cells = [" / ".join(str(read(f).get(op, 0)) for f in figures) for read in runs.values()]
+        print(f"{op:<28}" + "".join(f"{cell:>22}" for cell in cells))
+
+
+def sparse_mgn(sparse: dict[str, Any]) -> dict[str, int]:
+    return dict(sparse["mgn_calls"])
 
 
 def main() -> int:
@@ -344,6 +571,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="alternating overhead rounds")
     parser.add_argument("--overhead-items", type=int, default=2_000)
     parser.add_argument("--sparse-ticks", type=int, default=5, help="ticks of the sparse world")
+    parser.add_argument(
+        "--enrichment",
+        choices=("on", "off", "both"),
+        default="both",
+        help="run with enrichment on (ENRICHMENT_REFRESH_MINUTES default), off (0), or both",
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument(
         "--steady-only",
@@ -354,61 +587,46 @@ def main() -> int:
         "--sparse-only", action="store_true", help="only the sparse world's calls per tick"
     )
     args = parser.parse_args()
+    modes = ["on", "off"] if args.enrichment == "both" else [args.enrichment]
 
     if args.sparse_only:
-        with local_cloud() as (_, emu):
-            sparse = sparse_world(emu, args.sparse_ticks)
-        print(sparse_line(sparse))
-        for row in sparse["ticks"]:
-            print(
-                f"  tick {row['tick']}: {row['items']} items, {row['calls']} calls, floor "
-                f"{row['floor']}  {row['by_api']}"
-            )
+        for mode in modes:
+            with enrichment(mode), local_cloud() as (_, emu):
+                sparse = sparse_world(emu, args.sparse_ticks)
+            print_sparse(sparse, mode)
+            print(f"  MGN calls over the {len(sparse['ticks'])} ticks: {sparse['mgn_calls']}")
         return 0
 
     if args.steady_only:
-        with local_cloud() as (_, emu):
-            steady = calls_per_thousand(emu, args.items)
-        print(
-            f"API calls per 1,000 items (one job of {steady['items']:,}): "
-            f"{steady['calls_per_1000']}  {steady['calls']}"
-        )
+        steady_by_mode = {}
+        for mode in modes:
+            with enrichment(mode), local_cloud() as (_, emu):
+                steady_by_mode[mode] = calls_per_thousand(emu, args.items, Inventories(emu))
+            print(steady_line(steady_by_mode[mode], mode))
         if args.json:
             with open(args.json, "w", encoding="utf-8") as handle:
-                json.dump({"steady_state": steady}, handle, indent=2)
+                document = {
+                    "steady_state": steady_by_mode[modes[0]],
+                    "by_enrichment": steady_by_mode,
+                }
+                json.dump(document, handle, indent=2)
         return 0
 
-    with local_cloud() as (_, emu):
-        steady = calls_per_thousand(emu, args.items)
-        idle_one = idle_tick(emu, [OWN])
-        idle_ten = idle_tick(emu, [OWN] + [f"{900000000000 + n}" for n in range(9)])
-        cost = overhead(emu, args.rounds, args.overhead_items)
-    with local_cloud() as (_, emu):
-        sparse = sparse_world(emu, args.sparse_ticks)
-    imports = cold_import()
-    figures = {
-        "steady_state": steady,
-        "idle_tick": [idle_one, idle_ten],
-        "sparse_world": sparse,
-        "overhead": cost,
-        "cold_import": imports,
+    by_mode = {
+        mode: measure(mode, args, with_overhead=index == 0) for index, mode in enumerate(modes)
     }
-
+    cost = by_mode[modes[0]].pop("overhead")
+    imports = cold_import()
+    print_side_by_side(by_mode)
+    for mode in modes:
+        print(f"\n{steady_line(by_mode[mode]['steady_state'], mode)}")
+        for idle in by_mode[mode]["idle_tick"]:
+            print(f"Idle tick, {idle['accounts']} account(s), enrichment {mode}: {idle['calls']}")
+        print_sparse(by_mode[mode]["sparse_world"], mode)
     print(
-        f"API calls per 1,000 items (one job of {steady['items']:,}): "
-        f"{steady['calls_per_1000']}  (goal <= 110; floor ~104)"
-    )
-    print(f"  calls: {steady['calls']}")
-    for idle in (idle_one, idle_ten):
-        print(
-            f"Idle tick, {idle['accounts']} account(s): {idle['calls_per_account']} calls per "
-            f"account  (goal <= 3)  {idle['calls']}"
-        )
-    print(sparse_line(sparse))
-    print(
-        f"Exporter vs bare API calls ({cost['rounds']} rounds of {cost['items_per_round']:,} "
-        f"items): {cost['ratio']}x  (goal <= 1.3)  exporter {cost['exporter_seconds']} s, "
-        f"bare {cost['bare_seconds']} s"
+        f"\nExporter vs bare API calls ({cost['rounds']} rounds of {cost['items_per_round']:,} "
+        f"items, enrichment {cost['enrichment']}): {cost['ratio']}x  (goal <= 1.3)  exporter "
+        f"{cost['exporter_seconds']} s, bare {cost['bare_seconds']} s"
     )
     print(
         f"Cold import: worker handler {imports['handler_seconds']} s vs boto3 "
@@ -417,6 +635,12 @@ def main() -> int:
         f"{imports['dispatcher_seconds']} s = {imports['dispatcher_ratio']}x"
     )
     if args.json:
+        figures = {
+            "inventory_per_account": INVENTORY,
+            "enrichment": by_mode,
+            "overhead": cost,
+            "cold_import": imports,
+        }
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(figures, handle, indent=2)
     return 0

@@ -4,7 +4,9 @@ Runs against moto's server and the MGN emulator on 127.0.0.1.
 
 For each concurrency C (moto reset and the world rebuilt in between):
 
-1. a backlog of N accounts x M items (open jobs, ACCOUNTS=auto: own account + managed ones);
+1. a backlog of N accounts x M items (open jobs, ACCOUNTS=auto: own account + managed ones),
+   each account with a realistic inventory in MGN (50 servers, 10 applications, 3 waves) whose
+   servers its jobs name, read by the workers' enrichment (off with --no-enrichment);
 2. one dispatcher invocation, then the queue drained by esm_emulator.EventSourceMapping with C
    pollers, each invoking its own worker process (faultsuite.environments.Worker: one Lambda
    execution environment each, warm before the clock starts);
@@ -16,7 +18,8 @@ For each concurrency C (moto reset and the world rebuilt in between):
 5. the jobs complete: a closing tick, then an idle tick (nothing new anywhere).
 
 Usage: .venv/bin/python -m local.benchmarks.fanout_bench [--accounts 200] [--items 1000]
-  [--concurrency 1,4,8] [--budget-ms 300000] [--batch-size 10] [--seed 1] [--json FILE]
+  [--concurrency 1,4,8] [--budget-ms 300000] [--batch-size 10] [--seed 1] [--no-enrichment]
+  [--json FILE]
 Times are of this machine and of moto (one Python process serves every call): read the calls
 and the shape of the curve, not the seconds.
 """
@@ -308,6 +311,7 @@ class Options:
     max_receive_count: int
     seed: int
     drain_timeout_s: float
+    enrichment: bool = True
 
 
 @contextmanager
@@ -331,7 +335,10 @@ def level(moto_url: str, options: Options, concurrency: int, log_path: Path) -> 
         mapping_proxy = stack.enter_context(FaultProxy(moto_url, seed=options.seed))
         log = stack.enter_context(log_path.open("a", encoding="utf-8"))
         env = function_environment(
-            world, function_proxy.endpoint_url, margin_seconds=options.margin_seconds
+            world,
+            function_proxy.endpoint_url,
+            margin_seconds=options.margin_seconds,
+            enrichment=options.enrichment,
         )
         functions = Functions(env, concurrency, log)
         stack.callback(functions.close)
@@ -371,9 +378,9 @@ def run_level(moto_url: str, options: Options, concurrency: int, log_path: Path)
 # -- the single-account figure -----------------------------------------------------------------
 
 
-def single_account_calls_per_1000() -> dict[str, Any] | None:
-    """exporter_bench's steady state (one 10,000-item job), in its own process: both start a
-    moto server, whose backends are global to a process."""
+def single_account_calls_per_1000(*, enrichment: bool) -> dict[str, Any] | None:
+    """exporter_bench's steady state (one 10,000-item job, enrichment the same as here), in
+    its own process: both start a moto server, whose backends are global to a process."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "steady.json"
         done = subprocess.run(
@@ -382,6 +389,8 @@ def single_account_calls_per_1000() -> dict[str, Any] | None:
                 "-m",
                 "local.benchmarks.exporter_bench",
                 "--steady-only",
+                "--enrichment",
+                "on" if enrichment else "off",
                 "--json",
                 str(out),
             ],
@@ -480,7 +489,8 @@ def print_report(
         f"\nFan-out: {options.accounts} accounts x {options.items:,} items = {total:,} items "
         f"({options.jobs_per_account} open job(s) each), batch {options.batch_size}, worker "
         f"budget {options.budget_ms / 1000:g} s (DEADLINE_MARGIN_SECONDS "
-        f"{options.margin_seconds}), one worker process per poller"
+        f"{options.margin_seconds}), one worker process per poller, enrichment "
+        f"{'on' if options.enrichment else 'off'}"
     )
     print(f"Single account (one 10,000-item job): {single} calls per 1,000 items ({source})\n")
     header = (
@@ -572,6 +582,11 @@ def parse_options(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per drain")
     parser.add_argument(
+        "--no-enrichment",
+        action="store_true",
+        help="ENRICHMENT_REFRESH_MINUTES=0 in the functions (and the single-account figure)",
+    )
+    parser.add_argument(
         "--json", help="result file (default: local/benchmarks/results/fanout-<time>.json)"
     )
     parser.add_argument(
@@ -593,6 +608,7 @@ def parse_options(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
         max_receive_count=int(c.CONTEXT_DEFAULTS[c.CTX_WORKER_MAX_RECEIVE_COUNT]),
         seed=args.seed,
         drain_timeout_s=args.timeout,
+        enrichment=not args.no_enrichment,
     )
     return options, args
 
@@ -604,7 +620,9 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     log_path = out.with_suffix(".functions.log")
 
-    steady = None if args.no_single else single_account_calls_per_1000()
+    steady = (
+        None if args.no_single else single_account_calls_per_1000(enrichment=options.enrichment)
+    )
     if steady is not None:
         single, source = float(steady["calls_per_1000"]), "measured in this run by exporter_bench"
     else:

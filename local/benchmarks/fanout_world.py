@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from local.faultsuite.names import on_servers, realistic_inventory
 from local.mgn_emulator import MgnEmulator
 from local.mgn_emulator.worlds import job_log
 from mgn_exporter.checkpoint_store import PARTITION_KEY
@@ -71,6 +72,11 @@ class Backlog:
     items_per_account: int
     jobs_per_account: int
     seed: int
+    # Each account's inventory in MGN (names.realistic_inventory); its jobs log steps of these
+    # servers, shared out between them (a wave's launch jobs: its servers). 0 servers: none.
+    servers_per_account: int = 50
+    applications_per_account: int = 10
+    waves_per_account: int = 3
 
     @property
     def items(self) -> int:
@@ -167,7 +173,8 @@ def queue_arn(sqs: SQSClient, url: str) -> str:
 
 def _add_backlog(world: World) -> None:
     """Each account gets `jobs_per_account` open (STARTED) jobs sharing its items: the logs of
-    a migration wave in progress, exported for the first time."""
+    a migration wave in progress, exported for the first time; and its inventory, whose
+    servers the jobs' items name."""
     backlog, emulator = world.backlog, world.emulator
     rng = random.Random(backlog.seed)
     per_job, extra = divmod(backlog.items_per_account, backlog.jobs_per_account)
@@ -175,15 +182,35 @@ def _add_backlog(world: World) -> None:
     for index, account in enumerate(account_ids(backlog.accounts)):
         if account != OWN_ACCOUNT:
             emulator.add_account(account, initialized=True, managed=True)
+        servers = _inventory(world, account)
         world.jobs[account] = []
         for number in range(backlog.jobs_per_account):
             count = per_job + (1 if number < extra else 0)
             created = now - timedelta(minutes=30 + number + index % 7)
             job_id = emulator.add_job(account, status="STARTED", created=created)
             if count:
-                emulator.append_items(account, job_id, job_log(count, start=created, rng=rng))
+                share = servers[number :: backlog.jobs_per_account]
+                items, _ = on_servers(job_log(count, start=created, rng=rng), share)
+                emulator.append_items(account, job_id, items)
             world.jobs[account].append(job_id)
             world.job_items[job_id] = count
+
+
+def _inventory(world: World, account: str) -> list[str]:
+    """The account's realistic inventory, loaded in the emulator; its servers (none when the
+    backlog has none)."""
+    backlog = world.backlog
+    if not backlog.servers_per_account:
+        return []
+    inventory = realistic_inventory(
+        account,
+        servers=backlog.servers_per_account,
+        applications=backlog.applications_per_account,
+        waves=backlog.waves_per_account,
+        seed=backlog.seed,
+    )
+    world.emulator.add_inventory(inventory)
+    return [server.source_server_id for server in inventory.servers]
 
 
 # -- what reached the sinks --------------------------------------------------------------------
@@ -330,14 +357,22 @@ def checkpoint_sizes(world: World) -> CheckpointSizes:
 
 
 def function_environment(
-    world: World, endpoint_url: str, *, margin_seconds: int, log_level: str = "INFO"
+    world: World,
+    endpoint_url: str,
+    *,
+    margin_seconds: int,
+    log_level: str = "INFO",
+    enrichment: bool = True,
 ) -> dict[str, str]:
     """Both functions' environment as the stack sets it (ACCOUNTS=auto), the SDK pointed at
-    `endpoint_url` (the counting proxy) for every service, MGN included."""
+    `endpoint_url` (the counting proxy) for every service, MGN included; without
+    `enrichment`, ENRICHMENT_REFRESH_MINUTES=0 (the stack's default is 15)."""
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("AWS_", "POWERTOOLS_", "EVENT_", "CHECKPOINT_", "LOG_LEVEL"))
+        if not key.startswith(
+            ("AWS_", "POWERTOOLS_", "EVENT_", "CHECKPOINT_", "LOG_LEVEL", "ENRICHMENT_")
+        )
     }
     env.update(
         {
@@ -368,4 +403,6 @@ def function_environment(
             ),
         }
     )
+    if not enrichment:
+        env["ENRICHMENT_REFRESH_MINUTES"] = "0"
     return env

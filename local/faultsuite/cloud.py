@@ -29,6 +29,7 @@ import boto3
 
 from local.fault_proxy import FaultProxy
 from local.faultsuite.moto_fidelity import atomic_dynamodb_items, atomic_sqs_queues
+from local.faultsuite.names import DeliveredCopy
 from local.mgn_emulator import MgnEmulator
 from mgn_exporter.checkpoint import AccountState
 from mgn_exporter.checkpoint_store import PARTITION_KEY, _state_from_item, account_key
@@ -144,6 +145,8 @@ class Cloud:
         self._logs_seen: Counter[str] = Counter()
         self._stream_read: dict[str, int] = {}
         self.details: dict[str, dict[str, Any]] = {}  # eventId -> a Detail as delivered
+        # Every copy either sink delivered, as far as its names go (see names.check_names).
+        self.copies: list[DeliveredCopy] = []
         # The sinks are read from the pollers' threads too (the crash scenario's accounting).
         self._sinks_lock = threading.Lock()
         self._deploy()
@@ -303,6 +306,7 @@ class Cloud:
                 detail = json.loads(message["Body"])["detail"]
                 self._bus_seen[detail["eventId"]] += 1
                 self.details.setdefault(detail["eventId"], detail)
+                self.copies.append(DeliveredCopy.of("eventbridge", detail))
             self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
                 Entries=[
@@ -330,8 +334,16 @@ class Cloud:
             for event in events[self._stream_read.get(name, 0) :]:
                 detail = json.loads(event.message)
                 self._logs_seen[detail["eventId"]] += 1
+                self.copies.append(DeliveredCopy.of("logs", detail))
             self._stream_read[name] = len(events)
         return Counter(self._logs_seen)
+
+    def delivered_copies(self) -> list[DeliveredCopy]:
+        """Every copy both sinks delivered so far (read on from where the last read ended)."""
+        with self._sinks_lock:
+            self._read_bus()
+            self._read_logs()
+            return list(self.copies)
 
     # -- the work queue ---------------------------------------------------------------------------
 

@@ -50,6 +50,7 @@ from local.faultsuite.cloud import (
 )
 from local.faultsuite.environments import Environments, Invocation
 from local.faultsuite.ledger import Result, tally
+from local.faultsuite.names import WorldNames, check_names
 from local.mgn_emulator import MgnEmulator
 from local.mgn_emulator.worlds import job_log
 from mgn_exporter.checkpoint import AccountState
@@ -73,6 +74,9 @@ CHECK_EVERY_SECONDS = 0.3
 TICK_TIMEOUT_SECONDS = 600.0
 # Worker invocations after which hand-ons must have stopped once nothing is left to export.
 SETTLE_INVOCATIONS = 12
+# Read by faultsuite.worker: the pause after a failed inventory read, in seconds (the
+# exporter's RETRY_AFTER_FAILURE_SECONDS, 300), scaled down for a scenario that waits it out.
+ENRICHMENT_RETRY_VARIABLE = "FAULTSUITE_ENRICHMENT_RETRY_SECONDS"
 
 KillPlan = Callable[[dict[str, Any]], float | None]
 
@@ -146,6 +150,7 @@ class Harness:
         max_receive_count: int = MAX_RECEIVE_COUNT,
         spare: bool = False,
         environments: int = 1,
+        enrichment_retry_seconds: int | None = None,
     ) -> None:
         self.scenario = scenario
         self.seed = seed
@@ -183,7 +188,10 @@ class Harness:
         workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / f"{scenario}-seed{seed}.log"
         self.log_path.unlink(missing_ok=True)
-        self.workers = Environments(self.cloud.worker_env(), self.log_path, spare=spare)
+        worker_env = self.cloud.worker_env()
+        if enrichment_retry_seconds is not None:
+            worker_env[ENRICHMENT_RETRY_VARIABLE] = str(enrichment_retry_seconds)
+        self.workers = Environments(worker_env, self.log_path, spare=spare)
         self.dispatchers = Environments(self.cloud.dispatcher_env(), self.log_path)
         self.concurrency = concurrency
         self.mapping = EventSourceMapping(
@@ -200,6 +208,8 @@ class Harness:
         self.invocations: list[Invocation] = []
         self.kills: list[Kill] = []
         self.jobs: dict[str, list[str]] = {}
+        # The names of the servers the jobs name, loaded into MGN before each dispatch.
+        self.names = WorldNames(seed)
         self.problems: list[str] = []
         self.ticks = 0
         # Set by scenarios between ticks: when to kill a worker, and every how many worker
@@ -251,7 +261,8 @@ class Harness:
         items: list[dict[str, Any]] | None = None,
         expected: bool = True,
     ) -> str:
-        """A job with `count` MGN-like items (or exactly `items`), created before its items."""
+        """A job with `count` MGN-like items (or exactly `items`), created before its items; the
+        servers they name get names in MGN (a wave of their own) before the next dispatch."""
         now = datetime.now(UTC)
         start = now - timedelta(seconds=30 * count + 600)
         job_id = self.emulator.add_job(
@@ -259,6 +270,7 @@ class Harness:
         )
         if items is None:
             items = job_log(count, start=start, rng=self.rng, fail_every=fail_every)
+        self.names.add_job(account_id, job_id, items)
         self.emulator.append_items(account_id, job_id, items)
         if completed:
             self.emulator.set_job_status(account_id, job_id, "COMPLETED")
@@ -267,10 +279,12 @@ class Harness:
         return job_id
 
     def grow(self, account_id: str, job_id: str, count: int) -> None:
-        """A running job logs `count` more items."""
+        """A running job logs `count` more items, steps of the servers it started with (as an
+        MGN job does: the inventory loaded before the first tick names them)."""
         if count > 0:
             start = datetime.now(UTC) - timedelta(seconds=30 * count)
             steps = job_log(count + 2, start=start, rng=self.rng)[1:-1]  # no JOB_START/END
+            steps = self.names.same_servers(account_id, job_id, steps)
             self.emulator.append_items(account_id, job_id, steps)
 
     def populate(
@@ -293,6 +307,7 @@ class Harness:
 
     def dispatch(self) -> Invocation:
         """The schedule fires: the dispatcher runs (retried with the same event if it fails)."""
+        self.names.load(self.emulator)
         self.ticks += 1
         when = self._tick_base + TICK_PERIOD * self.ticks
         event = {
@@ -602,6 +617,9 @@ class Harness:
             dlq=len(self.cloud.dead_letters()),
             problems=problems,
         )
+        names = check_names(self.names, self.cloud.delivered_copies(), invocations)
+        result.nameable, result.named = names.nameable, names.named
+        result.problems.extend(names.problems)
         result.observed = observe(invocations, ticks=self.ticks, dead_letters=result.dlq)
         result.seconds = time.monotonic() - self.started
         return result

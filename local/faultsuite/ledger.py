@@ -28,6 +28,10 @@ class Result:
     hand_ons: int = 0  # continuation requests the workers sent (an account's backlog handed on)
     dlq: int = 0  # messages in the dead-letter queue at the end
     dispatch_failures: int = 0  # dispatcher invocations that raised (retried like Lambda's)
+    # Delivered events that name a server the world named, and those of them that carried its
+    # names in every copy (see names.check_names: the others are counted EventsNotEnriched).
+    nameable: int = 0
+    named: int = 0
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
     # Per tick, what the alarms' metrics would have received (see alarms.observe).
@@ -49,7 +53,7 @@ class Result:
             f"duplicates={self.duplicates} (bound {2 * self.bound}) overruns={self.overruns} "
             f"calls_per_1000={per_thousand:.1f} invocations={self.invocations} "
             f"crashes={self.crashes} ticks={self.ticks} hand_ons={self.hand_ons} "
-            f"dlq={self.dlq} seconds={self.seconds:.1f}"
+            f"dlq={self.dlq} named={self.named}/{self.nameable} seconds={self.seconds:.1f}"
         )
 
 

@@ -23,11 +23,13 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 
+from local.fault_proxy import CallRecord
 from local.fault_proxy.holds import Hold
 from local.faultsuite.cloud import MAX_RECEIVE_COUNT, OWN_ACCOUNT
 from local.faultsuite.environments import Environments
 from local.faultsuite.harness import Harness, crash_visibility_timeout, receive_counts
 from local.faultsuite.ledger import Result
+from local.faultsuite.names import NOT_ENRICHED
 from local.mgn_emulator import make_item
 from mgn_exporter.events import TRUNCATION_MARKER
 from mgn_exporter.export_batch import BATCH_ITEMS
@@ -531,6 +533,149 @@ def _outage_checks(h: Harness, *, healthy_is_bus: bool) -> list[str]:
     return problems
 
 
+# -- MGN's names unreadable for many ticks --------------------------------------------------------
+
+INVENTORY_CALLS = ("mgn.DescribeSourceServers", "mgn.ListApplications", "mgn.ListWaves")
+# The pause after a failed inventory read in the workers' environments: the exporter's 300 s
+# (enrichment.RETRY_AFTER_FAILURE_SECONDS, on the environment's own wall clock) scaled down, as
+# the suite scales its other waits (see faultsuite.worker).
+INVENTORY_RETRY_SECONDS = 1
+# Waited once no worker can still be reading, so that every environment's pause has passed
+# (with a margin for the wall clock, which the pause is measured on).
+INVENTORY_RETRY_WAIT_SECONDS = INVENTORY_RETRY_SECONDS + 0.5
+
+
+def inventory_outage(options: Options) -> list[Result]:
+    """MGN refusing the calls that name events for several ticks while the accounts keep
+    logging: AccessDeniedException on DescribeSourceServers, ListApplications and ListWaves
+    (the IAM actions not deployed in an account) for the first half, then ListWaves throttled
+    past the retries while the other calls answer (a read that half succeeds names nothing).
+    Every item is exported exactly once (bound 0: an unreadable inventory interrupts nothing
+    and fails no account); every event of those ticks goes out without names, each counted in
+    EventsNotEnriched; once MGN answers again and the pause after a failed read has passed
+    (300 s in the stack, 1 s here), the later events of the same servers carry their names."""
+    accounts = THREE_ACCOUNTS if options.full else (OWN_ACCOUNT, SECOND_ACCOUNT)
+    with _harness(
+        options,
+        "inventory-outage",
+        accounts=accounts,
+        # One account a batch and a budget no page comes near: a read is started only with
+        # enrichment.MIN_USABLE_SECONDS of the account's share left, which it has on any machine.
+        budget_ms=30_000,
+        batch_size=1,
+        # One poller, so one warm execution environment meets every account: each account's
+        # read fails in it during the outage, and names come back only by its retry after the
+        # pause (a fresh environment would read at once and prove nothing of the pause).
+        concurrency=1,
+        # The quick run's throttled reads give up after one retry (a second at most); the full
+        # run's after the stack's five attempts.
+        max_attempts=None if options.full else 2,
+        enrichment_retry_seconds=INVENTORY_RETRY_SECONDS,
+    ) as h:
+        h.populate(options.pick(100, 1000), accounts=accounts)
+        running = {account: h.add_job(account, 10, completed=False) for account in accounts}
+        for operation in INVENTORY_CALLS:
+            h.proxy.inject(operation, "http_500", status=403, error_code="AccessDeniedException")
+        outage_ticks = options.pick(2, 4)
+        throttled_from = 0
+        for tick in range(outage_ticks):
+            if tick == outage_ticks // 2:
+                for operation in INVENTORY_CALLS:
+                    h.proxy.clear(operation)
+                throttled_from = len(h.proxy.records)
+                h.proxy.inject("mgn.ListWaves", "throttle")
+            for account, job in running.items():
+                h.grow(account, job, options.pick(10, 40))
+            logged = h.expected()
+            with contextlib.suppress(TimeoutError):
+                h.dispatch()
+                h.pump(until=functools.partial(h.drained, logged), quiet=False)
+            # Everything logged is delivered: no worker reads any more. Once the pause has
+            # passed, the next tick's reads are tried again (and the last tick's have ended).
+            time.sleep(INVENTORY_RETRY_WAIT_SECONDS)
+        h.proxy.clear("mgn.ListWaves")
+        outage = _InventoryOutage(set(h.expected()), h.proxy.records, throttled_from)
+        for account, job in running.items():
+            h.grow(account, job, options.pick(10, 40))
+            h.emulator.set_job_status(account, job, "COMPLETED")
+        h.drain(max_ticks=3)
+        result = h.result()
+        result.bound = 0  # nothing was interrupted: every item once in each sink
+        if result.duplicates:
+            result.problems.append(f"{result.duplicates} duplicates, the bound is 0")
+        result.problems.extend(outage.checks(h, result))
+        result.problems.extend(_check_details(h, result))
+        return [result]
+
+
+@dataclass(frozen=True)
+class _InventoryOutage:
+    """What the outage left: the items logged while it lasted, and the proxy's records of it
+    (those from `throttled_from` on are of its throttled half)."""
+
+    during: set[str]
+    records: list[CallRecord]
+    throttled_from: int
+
+    def checks(self, h: Harness, result: Result) -> list[str]:
+        problems = []
+        failed = h.accounts_with("failed")
+        if failed:
+            problems.append(f"accounts failed while MGN did not list their names: {dict(failed)}")
+        refused, throttled = (
+            self.records[: self.throttled_from],
+            self.records[self.throttled_from :],
+        )
+        if not any(
+            r.operation in INVENTORY_CALLS and r.error_code == "AccessDeniedException"
+            for r in refused
+        ):
+            problems.append("no inventory call was refused: the outage was never met")
+        if not any(
+            r.operation == "mgn.ListWaves" and r.error_code == "ThrottlingException"
+            for r in throttled
+        ):
+            problems.append("ListWaves was never throttled: the second half was never met")
+        if not any(r.operation == "mgn.ListApplications" and r.status == 200 for r in throttled):
+            problems.append(
+                "no read half succeeded (ListApplications answered, then ListWaves not)"
+            )
+        copies = [
+            copy
+            for copy in h.cloud.delivered_copies()
+            if h.names.names(copy.account_id, copy.server_id) is not None
+        ]
+        named_during = {c.event_id for c in copies if c.event_id in self.during and c.names}
+        if named_during:
+            problems.append(f"{len(named_during)} events carry names while MGN refused them")
+        unnamed_after = {
+            c.event_id for c in copies if c.event_id not in self.during and not c.names
+        }
+        if unnamed_after:
+            problems.append(f"{len(unnamed_after)} events after the outage carry no names")
+        servers_during = {(c.account_id, c.server_id) for c in copies if c.event_id in self.during}
+        servers_after = {
+            (c.account_id, c.server_id) for c in copies if c.event_id not in self.during
+        }
+        if not servers_after:
+            problems.append("no event after the outage named a server")
+        elif not servers_after <= servers_during:
+            problems.append(
+                f"{len(servers_after - servers_during)} servers named after the outage logged "
+                "nothing during it: the scenario proves nothing of them"
+            )
+        # Each event of the outage was shaped once and went out unnamed: the counter says so,
+        # exactly while no export was cut short (hand-ons, failures), else at least.
+        unnamed = len({c.event_id for c in copies if not c.names})
+        counted = sum(run.counter(NOT_ENRICHED) for run in h.worker_invocations())
+        exact = not result.hand_ons and not failed
+        if counted < unnamed or (exact and counted != unnamed):
+            problems.append(
+                f"{NOT_ENRICHED} counted {counted} events; {unnamed} went out without names"
+            )
+        return problems
+
+
 # -- CloudWatch Logs: rejections and limits -----------------------------------------------------
 
 
@@ -785,6 +930,11 @@ SCENARIOS = [
     Scenario("server-errors", "no loss under 5xx, resets, slow answers", server_errors),
     Scenario("partial-failures", "no loss under PutEvents partial failures", partial_failures),
     Scenario("sink-outage", "one sink down never repeats items into the other", sink_outage),
+    Scenario(
+        "inventory-outage",
+        "names unreadable: every item once, unnamed and counted; named again after",
+        inventory_outage,
+    ),
     Scenario("log-rejections", "no loss when PutLogEvents rejects events", log_rejections),
     Scenario("limits", "every batch within the service limits", limits),
     Scenario("bad-input", "bad items exported; one failure stops nothing else", bad_input),

@@ -17,6 +17,12 @@ Protocol, one JSON document a line:
 
 The protocol has the process's stdout to itself: the exporter's own logs and metrics (which
 Powertools prints to stdout) go to stderr.
+
+One knob, outside the function's configuration: ``FAULTSUITE_ENRICHMENT_RETRY_SECONDS`` sets
+the pause after a failed inventory read (``mgn_exporter.enrichment.RETRY_AFTER_FAILURE_SECONDS``,
+300 s of the environment's wall clock, which the suite does not control), scaled down like the
+suite's other waits, for the scenario that waits it out (``inventory-outage``). Unset, the
+exporter's own pause stands.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ def serve(protocol: IO[str], commands: IO[str]) -> None:
     from mgn_exporter.observability import logger
     from mgn_exporter.worker_handler import handler as worker_handler
 
+    _scale_enrichment_pause(os.environ.get("FAULTSUITE_ENRICHMENT_RETRY_SECONDS", "").strip())
     handlers = {"worker": worker_handler, "dispatcher": dispatcher_handler}
     capture = SummaryCapture()
     logging.getLogger(logger.name).addHandler(capture)
@@ -90,6 +97,15 @@ def serve(protocol: IO[str], commands: IO[str]) -> None:
         answer["budgetMs"] = budget_ms
         answer["report"] = capture.summary
         _send(protocol, answer)
+
+
+def _scale_enrichment_pause(seconds: str) -> None:
+    """Set the pause after a failed inventory read (read at each read: the module's global)."""
+    if not seconds:
+        return
+    from mgn_exporter import enrichment
+
+    enrichment.RETRY_AFTER_FAILURE_SECONDS = int(seconds)
 
 
 def _send(protocol: IO[str], document: dict[str, Any]) -> None:

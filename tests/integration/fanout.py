@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +23,9 @@ from typing import Any
 
 from local.esm_emulator import EventSourceMapping, Invoke, MappingConfig
 from local.faultsuite.environments import Worker, WorkerError
+from local.faultsuite.harness import ENRICHMENT_RETRY_VARIABLE
 from local.faultsuite.moto_fidelity import atomic_sqs_queues
+from local.faultsuite.names import misnamed
 from local.sandbox.lambda_context import LocalLambdaContext
 from mgn_exporter.exporter import LEASE_SLACK_SECONDS
 from tests.integration.conftest import OWN_ACCOUNT, REGION, SCHEDULED_EVENT, World
@@ -375,9 +377,13 @@ class _Killer:
             raise self.error
 
 
-def worker_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+def worker_environment(
+    extra: dict[str, str] | None = None, *, enrichment_retry_seconds: int | None = None
+) -> dict[str, str]:
     """A worker process's environment: the function's configuration as the test set it (the
-    world's variables and WORK_QUEUE_URL), its summaries logged at INFO."""
+    world's variables and WORK_QUEUE_URL), its summaries logged at INFO. With
+    `enrichment_retry_seconds`, a failed inventory read is tried again after that long
+    instead of the exporter's 300 s (see local/faultsuite/worker.py)."""
     env = dict(os.environ)
     env.update(
         {
@@ -386,6 +392,8 @@ def worker_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
             "PYTHONPATH": os.pathsep.join([str(ROOT / "lambda_src"), str(ROOT)]),
         }
     )
+    if enrichment_retry_seconds is not None:
+        env[ENRICHMENT_RETRY_VARIABLE] = str(enrichment_retry_seconds)
     env.update(extra or {})
     return env
 
@@ -395,9 +403,21 @@ class Expected:
     """What MGN holds: (account, job, position) of every item the exporter must deliver."""
 
     keys: set[tuple[str, str, int]] = field(default_factory=set)
+    # (account, server id) -> what its events carry once named (worlds.name_servers and
+    # worlds.named_account return it).
+    names: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     def add(self, account: str, job: str, count: int) -> None:
         self.keys.update((account, job, position) for position in range(count))
+
+    def name(self, names: Mapping[tuple[str, str], dict[str, Any]]) -> None:
+        """Expect the events of these servers to carry these names."""
+        self.names.update(names)
+
+    def misnamed(self, details: Iterable[Mapping[str, Any]]) -> list[str]:
+        """The eventIds of delivered Details whose names are not the world's (a named server's
+        event without them, or names on an event of a server the world does not name)."""
+        return misnamed(details, self.names)
 
     def __len__(self) -> int:
         return len(self.keys)

@@ -211,3 +211,19 @@ def test_enrichment_off_reads_no_inventory(world: World, monkeypatch: pytest.Mon
     assert "mgn.DescribeSourceServers" not in report["apiCalls"]
     assert "EventsNotEnriched" not in {k for k, v in report["counters"].items() if v}
     assert "sourceServer" not in by_server(world)[(OWN_ACCOUNT, NAMED)]
+
+
+def test_an_odd_server_id_in_an_item_leaves_the_other_items_named(world: World) -> None:
+    emu = world.emulator
+    named_world(emu, OWN_ACCOUNT, "Finance")
+    when = datetime.now(UTC) - timedelta(minutes=5)
+    job = emu.add_job(OWN_ACCOUNT, created=when)
+    odd = make_item("SNAPSHOT_START", when, NAMED)
+    odd["eventData"]["sourceServerID"] = "weird"
+    emu.append_items(OWN_ACCOUNT, job, [odd, make_item("SNAPSHOT_END", when, NAMED)])
+    report = invoke()
+    assert_exactly_once(world, 2)
+    assert report["counters"].get("EventsNotEnriched", 0) == 0
+    first, second = details(world)
+    assert "sourceServer" not in first
+    assert second["sourceServer"]["hostname"] == "finance-db-01"

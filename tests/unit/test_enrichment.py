@@ -206,3 +206,11 @@ def test_no_read_is_started_close_to_the_deadline() -> None:
     reader = Reader()
     assert ask(enricher(reader, Clock()), SERVER, deadline=Short()) is None
     assert reader.list_reads == 0
+
+
+def test_an_id_that_is_not_mgns_is_never_sent_and_spoils_nothing() -> None:
+    reader = Reader()
+    inventory = ask(enricher(reader, Clock()), SERVER, "weird", "s-short")
+    assert inventory is not None and inventory.knows(SERVER)
+    assert inventory.asked("weird") and not inventory.knows("weird")
+    assert reader.server_reads == [[SERVER]]
