@@ -97,13 +97,15 @@ class AccountExport:
         self._batch = Batch()
         self._logger = parts.logger
         self._counters = parts.counters
+        # The servers the open jobs name (DescribeJobs): read with the first page's, in one go.
+        self._servers_in_jobs: set[str] = set()
 
     def run(self) -> None:
         """Export what is new; failures end up in the report, never raised (except a lost
         lease: another invocation owns the account, and nothing more may be written)."""
         state = self._state
         try:
-            discover_jobs(
+            self._servers_in_jobs = discover_jobs(
                 state,
                 self._parts.reader,
                 now=datetime.fromtimestamp(self._parts.clock(), UTC),
@@ -379,7 +381,10 @@ class AccountExport:
         if self._parts.enricher is None:
             return None
         return self._parts.enricher.inventory(
-            self._state.account_id, {_server_named(item) for item in items} - {""}, self._deadline
+            self._state.account_id,
+            {_server_named(item) for item in items} - {""},
+            self._deadline,
+            along=self._servers_in_jobs,
         )
 
     def _shape(

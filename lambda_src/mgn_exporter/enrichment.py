@@ -66,10 +66,17 @@ class Enricher:
         self._clock = clock
 
     def inventory(
-        self, account_id: str, server_ids: Collection[str], deadline: Deadline
+        self,
+        account_id: str,
+        server_ids: Collection[str],
+        deadline: Deadline,
+        *,
+        along: Collection[str] = (),
     ) -> Inventory | None:
         """The inventory to name a page's events with, completed first with the servers it
-        names when that is due and there is time; None while none could be read."""
+        names when that is due and there is time; None while none could be read. `along`: the
+        servers the account's open jobs name, asked for in the same read (one call for a
+        backfill's hundreds of pages, rather than one per page that meets a new server)."""
         entry = self._cache.entries.setdefault(account_id, _Entry())
         now = self._clock()
         if not server_ids or deadline.usable_seconds() < MIN_USABLE_SECONDS:
@@ -77,7 +84,7 @@ class Enricher:
         if entry.failed_at is not None and now - entry.failed_at < RETRY_AFTER_FAILURE_SECONDS:
             return entry.inventory
         try:
-            self._read(account_id, entry, server_ids, now)
+            self._read(account_id, entry, server_ids, along, now)
         except InventoryUnavailable as exc:
             if entry.failed_at is None:
                 self._logger.warning(
@@ -90,14 +97,22 @@ class Enricher:
         return entry.inventory
 
     def _read(
-        self, account_id: str, entry: _Entry, server_ids: Collection[str], now: float
+        self,
+        account_id: str,
+        entry: _Entry,
+        server_ids: Collection[str],
+        along: Collection[str],
+        now: float,
     ) -> None:
         inventory = entry.inventory
         stale = inventory is None or now - entry.read_at >= self._refresh_seconds
         if inventory is None or stale:
             # A refresh replaces the inventory only once it holds this page's servers too.
             inventory = self._reader.applications_and_waves(account_id)
-        unasked = sorted(server_id for server_id in server_ids if not inventory.asked(server_id))
+        if all(inventory.asked(server_id) for server_id in server_ids) and not stale:
+            return
+        wanted = {*server_ids, *along}
+        unasked = sorted(server_id for server_id in wanted if not inventory.asked(server_id))
         # An id that is not MGN's shape (an odd item) cannot name a server: absent, never sent
         # (botocore would refuse the whole call, and the page would go out unnamed).
         valid = [server_id for server_id in unasked if SOURCE_SERVER_ID.fullmatch(server_id)]

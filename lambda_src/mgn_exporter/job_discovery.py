@@ -4,7 +4,7 @@ already open."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mgn_exporter.checkpoint import STATE_BUDGET_BYTES, AccountState
 from mgn_exporter.metric_names import WorkerCounters, WorkerMetric
@@ -28,10 +28,13 @@ def discover_jobs(
     overlap: timedelta,
     counters: WorkerCounters,
     logger: Logger,
-) -> None:
+) -> set[str]:
     """Admit the jobs created since the watermark (less `overlap`) into `state`, refresh the
     status of the open jobs the listing did not include, and forget closed jobs no listing can
-    return any more. New jobs wait when the state item is full (counted as deferred)."""
+    return any more. New jobs wait when the state item is full (counted as deferred).
+
+    Returns the source servers the open jobs name (their participatingServers): the servers
+    their items will name, which the names can be read for in one go."""
     start = state.discovery_start(now, backfill, overlap)
     listed_jobs = reader.jobs_since(state.account_id, start)
     listed = {str(job["jobID"]) for job in listed_jobs}
@@ -50,20 +53,36 @@ def discover_jobs(
             "The state item is full of open jobs: newer jobs wait for the next discoveries",
             extra={"deferred": deferred, "open": len(state.jobs)},
         )
-    _refresh_unlisted(state, reader, listed)
+    refreshed = _refresh_unlisted(state, reader, listed)
     if watermark is not None:
         state.watermark = mgn_timestamp(watermark)
     state.forget_closed_before((watermark or now) - overlap - CLOSED_MEMORY)
+    return _servers_of([*listed_jobs, *refreshed], set(state.jobs))
 
 
-def _refresh_unlisted(state: AccountState, reader: MgnReader, listed: set[str]) -> None:
+def _servers_of(jobs: list[dict[str, Any]], open_ids: set[str]) -> set[str]:
+    servers: set[str] = set()
+    for job in jobs:
+        if str(job.get("jobID")) not in open_ids:
+            continue
+        for server in job.get("participatingServers") or []:
+            server_id = server.get("sourceServerID") if isinstance(server, dict) else None
+            if isinstance(server_id, str):
+                servers.add(server_id)
+    return servers
+
+
+def _refresh_unlisted(
+    state: AccountState, reader: MgnReader, listed: set[str]
+) -> list[dict[str, Any]]:
     """Open jobs older than the listing's window are asked for by id; one not found counts a
     miss (after MISSES_BEFORE_GONE in a row it is gone: read to its end, then closed)."""
     older = [job_id for job_id in state.jobs if job_id not in listed]
     if not older:
-        return
+        return []
     found = {str(job["jobID"]): job for job in reader.jobs_by_id(state.account_id, older)}
     for job_id in older:
         refreshed = found.get(job_id)
         job = state.jobs[job_id]
         state.jobs[job_id] = job.with_job(refreshed) if refreshed else job.not_found()
+    return list(found.values())

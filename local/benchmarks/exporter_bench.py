@@ -159,7 +159,8 @@ def add_job(
 ) -> str:
     """A job of `count` items logging steps of `servers` (of the account's inventory)."""
     created = datetime.now(UTC) - timedelta(minutes=20)
-    job = emu.add_job(account, created=created)
+    # As in MGN, the job lists the servers its log is about (DescribeJobs' participatingServers).
+    job = emu.add_job(account, created=created, source_server_ids=list(servers or []))
     items, _ = on_servers(job_log(count, start=created, rng=random.Random(seed)), servers or [])
     emu.append_items(account, job, items)
     if completed:

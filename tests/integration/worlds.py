@@ -37,7 +37,13 @@ def add_job(
     """A job of `count` items; with `servers`, its steps are of those servers, in turn."""
     rng = random.Random(seed)
     created = created or datetime.now(UTC) - timedelta(minutes=30)
-    job_id = emu.add_job(account_id, initiated_by=initiated_by, status="STARTED", created=created)
+    job_id = emu.add_job(
+        account_id,
+        initiated_by=initiated_by,
+        status="STARTED",
+        created=created,
+        source_server_ids=list(servers),  # DescribeJobs' participatingServers, as in MGN
+    )
     log = job_log(count, start=created, rng=rng, fail_every=fail_every)
     emu.append_items(account_id, job_id, on_servers(log, servers)[0] if servers else log)
     if completed:

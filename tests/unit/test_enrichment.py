@@ -214,3 +214,14 @@ def test_an_id_that_is_not_mgns_is_never_sent_and_spoils_nothing() -> None:
     assert inventory is not None and inventory.knows(SERVER)
     assert inventory.asked("weird") and not inventory.knows("weird")
     assert reader.server_reads == [[SERVER]]
+
+
+def test_the_servers_of_the_open_jobs_are_read_with_the_first_page_in_one_call() -> None:
+    reader = Reader()
+    names = enricher(reader, Clock())
+    inventory = names.inventory("a", {SERVER}, Roomy(), along={SERVER, LONE})  # type: ignore[arg-type]
+    assert inventory is not None and inventory.knows(LONE)
+    assert reader.server_reads == [sorted([LONE, SERVER])]
+    # A later page naming the other server costs nothing more.
+    names.inventory("a", {LONE}, Roomy(), along={SERVER, LONE})  # type: ignore[arg-type]
+    assert reader.server_reads == [sorted([LONE, SERVER])] and reader.list_reads == 1
