@@ -172,15 +172,33 @@ def _wave(rng: random.Random, group: ServerGroup, area: Area, created: datetime)
 def _applications(
     rng: random.Random, group: ServerGroup, area: Area, wave: PlannedWave, taken: set[str]
 ) -> list[PlannedApplication]:
-    count = 1 if len(group.servers) <= 2 else 2
+    # The area came round again in this account: tell its applications apart by wave.
+    return plan_applications(
+        rng, area, wave, servers=len(group.servers), taken=taken, apart=f"wave {group.wave}"
+    )
+
+
+def plan_applications(
+    rng: random.Random,
+    area: Area,
+    wave: PlannedWave,
+    *,
+    servers: int,
+    taken: set[str],
+    apart: str,
+) -> list[PlannedApplication]:
+    """The applications of a wave's `servers` in its account: one for up to two servers, else
+    two, named from the area's list apart from the names `taken` there (MGN's names are unique
+    within an account), a name taken already getting "(`apart`)"; `taken` gains theirs."""
+    count = 1 if servers <= 2 else 2
     free = [name for name in area.applications if name not in taken]
     names = rng.sample(free, count) if len(free) >= count else []
-    while len(names) < count:  # the area came round again in this account: tell them apart
-        names.append(f"{area.applications[len(names)]} (wave {group.wave})")
+    while len(names) < count:
+        names.append(f"{area.applications[len(names)]} ({apart})")
     taken.update(names)
     return [
         PlannedApplication(
-            account_id=group.account_id,
+            account_id=wave.account_id,
             application_id=_random_id(rng, "app-"),
             wave_id=wave.wave_id,
             name=name,

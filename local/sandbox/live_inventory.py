@@ -38,6 +38,7 @@ from local.mgn_emulator.inventory import (
     PlannedApplication,
     PlannedServer,
     PlannedWave,
+    plan_applications,
 )
 from local.mgn_emulator.programme import INVENTORY_LEAD, Programme
 from local.mgn_emulator.timefmt import as_utc
@@ -104,25 +105,12 @@ def _applications(
 ) -> list[PlannedApplication]:
     """One application for up to two servers, else two (the programme's split), named apart
     from the account's other applications (MGN's names are unique within an account)."""
-    count = 1 if servers <= 2 else 2
     taken = {
         app.name for app in programme.inventory.applications if app.account_id == wave.account_id
     }
-    free = [name for name in area.applications if name not in taken]
-    names = rng.sample(free, count) if len(free) >= count else []
-    while len(names) < count:
-        names.append(f"{area.applications[len(names)]} ({LIVE_WAVE_SUFFIX.lower()})")
-    return [
-        PlannedApplication(
-            account_id=wave.account_id,
-            application_id=_random_id(rng, "app-"),
-            wave_id=wave.wave_id,
-            name=name,
-            description=f"{area.name}: {name}",
-            created=wave.created + timedelta(minutes=5 * (index + 1)),
-        )
-        for index, name in enumerate(names)
-    ]
+    return plan_applications(
+        rng, area, wave, servers=servers, taken=taken, apart=LIVE_WAVE_SUFFIX.lower()
+    )
 
 
 def _free_hostname(stem: str, taken: set[str]) -> str:
