@@ -395,6 +395,7 @@ class AccountExport:
         inventory: Inventory | None,
     ) -> ExportEvent:
         state = self._state
+        server = _server_named(item)
         live_since = (
             datetime.fromtimestamp(state.first_export_at, UTC)
             if state.first_export_at is not None
@@ -408,9 +409,8 @@ class AccountExport:
             position=position,
             source=self._parts.options.source,
             live_since=live_since,
-            names=inventory.names(_server_named(item)) if inventory else None,
+            names=inventory.names(server) if inventory else None,
         )
-        server = _server_named(item)
         if server and self._parts.enricher and not (inventory and inventory.asked(server)):
             # Named or known absent once MGN answered; neither when it could not be asked.
             self._counters[WorkerMetric.EVENTS_NOT_ENRICHED] += 1

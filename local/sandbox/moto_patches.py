@@ -59,16 +59,18 @@ def apply() -> None:
         self: Rule, original_event: dict[str, Any], transform_input: bool = True
     ) -> None:
         to_topics = [t for t in self.targets if str(t.get("Arn", "")).startswith("arn:aws:sns:")]
-        to_alerts = [t for t in self.targets if _alert_topic_of(t) is not None]
+        # The alert function's targets, with the topic each publishes to (looked up once).
+        to_alerts = [(t, topic) for t in self.targets if (topic := _alert_topic_of(t))]
         if not to_topics and not to_alerts:
             original(self, original_event, transform_input)  # type: ignore[arg-type]
             return
         if self.event_pattern.matches_event(original_event):  # type: ignore[arg-type]
             for target in to_topics:
                 _publish(target, original_event)
-            for target in to_alerts:
-                _alert(target, original_event)
-        others = [t for t in self.targets if t not in to_topics and t not in to_alerts]
+            for _, topic in to_alerts:
+                _alert(topic, original_event)
+        alerting = [t for t, _ in to_alerts]
+        others = [t for t in self.targets if t not in to_topics and t not in alerting]
         if others:
             view = copy.copy(self)
             view.targets = others
@@ -118,14 +120,13 @@ def _alert_topic_of(target: dict[str, Any]) -> str | None:
     return str(topic) if topic else None
 
 
-def _alert(target: dict[str, Any], event: dict[str, Any]) -> None:
+def _alert(topic: str, event: dict[str, Any]) -> None:
     """What the alert function does, with its own code: the event written for people
-    (mgn_exporter.alert_text), published to its topic with a subject."""
+    (mgn_exporter.alert_text), published to its `topic` with a subject."""
     from moto.sns.models import sns_backends
 
     from mgn_exporter.alert_text import alert_text
 
-    topic = str(_alert_topic_of(target))
     _, _, _, region, account, _ = topic.split(":", 5)
     subject, message = alert_text(event)
     sns_backends[account][region].publish(message, arn=topic, subject=subject)
