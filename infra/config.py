@@ -80,6 +80,8 @@ class ExporterConfig:
     backfill_days: int
     discovery_overlap_minutes: int
     enrichment_refresh_minutes: int
+    completed_job_grace_minutes: int
+    post_launch_wait_minutes: int
     deadline_margin_seconds: int
     log_level: str
     service_name: str
@@ -133,6 +135,12 @@ class ExporterConfig:
             ),
             enrichment_refresh_minutes=_setting(
                 raw, c.CTX_ENRICHMENT_REFRESH_MINUTES, "ENRICHMENT_REFRESH_MINUTES"
+            ),
+            completed_job_grace_minutes=_setting(
+                raw, c.CTX_COMPLETED_JOB_GRACE_MINUTES, c.ENV_COMPLETED_JOB_GRACE_MINUTES
+            ),
+            post_launch_wait_minutes=_setting(
+                raw, c.CTX_POST_LAUNCH_WAIT_MINUTES, c.ENV_POST_LAUNCH_WAIT_MINUTES
             ),
             log_level=_log_level(raw(c.CTX_LOG_LEVEL)),
             service_name=_matching(raw, c.CTX_SERVICE_NAME, SERVICE_NAME),

@@ -122,6 +122,8 @@ ENV_DEADLINE_MARGIN_SECONDS: Final = "DEADLINE_MARGIN_SECONDS"
 ENV_WORK_QUEUE_URL: Final = "WORK_QUEUE_URL"
 ENV_RETRY_BACKOFF_SECONDS: Final = "RETRY_BACKOFF_SECONDS"
 ENV_ENRICHMENT_REFRESH_MINUTES: Final = "ENRICHMENT_REFRESH_MINUTES"
+ENV_COMPLETED_JOB_GRACE_MINUTES: Final = "COMPLETED_JOB_GRACE_MINUTES"
+ENV_POST_LAUNCH_WAIT_MINUTES: Final = "POST_LAUNCH_WAIT_MINUTES"
 ENV_ALERT_TOPIC_ARN: Final = "ALERT_TOPIC_ARN"
 # A failed work request comes back after 30 s, then 60, 120, 240: with the default
 # maxReceiveCount of 5 an account that keeps failing reaches the DLQ in about 7.5 minutes
@@ -188,6 +190,8 @@ CTX_BACKFILL_DAYS: Final = "backfillDays"
 CTX_DISCOVERY_OVERLAP_MINUTES: Final = "discoveryOverlapMinutes"
 CTX_DEADLINE_MARGIN_SECONDS: Final = "deadlineMarginSeconds"
 CTX_ENRICHMENT_REFRESH_MINUTES: Final = "enrichmentRefreshMinutes"
+CTX_COMPLETED_JOB_GRACE_MINUTES: Final = "completedJobGraceMinutes"
+CTX_POST_LAUNCH_WAIT_MINUTES: Final = "postLaunchWaitMinutes"
 CTX_LOG_LEVEL: Final = "logLevel"
 CTX_SERVICE_NAME: Final = "serviceName"
 CTX_ARCHIVE_ENABLED: Final = "archiveEnabled"
@@ -223,6 +227,8 @@ CONTEXT_DEFAULTS: Final[dict[str, str | int | bool]] = {
     CTX_DISCOVERY_OVERLAP_MINUTES: 60,
     CTX_DEADLINE_MARGIN_SECONDS: 10,
     CTX_ENRICHMENT_REFRESH_MINUTES: 15,
+    CTX_COMPLETED_JOB_GRACE_MINUTES: 15,
+    CTX_POST_LAUNCH_WAIT_MINUTES: 60,
     CTX_LOG_LEVEL: "INFO",
     CTX_SERVICE_NAME: "mgn-job-log-exporter",
     CTX_ARCHIVE_ENABLED: True,

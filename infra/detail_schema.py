@@ -21,8 +21,8 @@ from mgn_exporter.events import (
 )
 
 NULLABLE_STRING = {"type": ["string", "null"]}
-# Present only sometimes: the names where MGN has them (inventory.py), cut values.
-SOMETIMES_FIELDS = frozenset({"truncated", *NAME_FIELDS})
+# Present only sometimes: the names where MGN has them (inventory.py), cut values, durations.
+SOMETIMES_FIELDS = frozenset({"truncated", "durationSeconds", *NAME_FIELDS})
 # Always present now, but added within the schema version: events exported before lack them,
 # so the schema (which also describes archived and replayed events) cannot require them.
 ADDED_FIELDS = frozenset({"backfill"})
@@ -88,6 +88,15 @@ def detail_schema() -> dict[str, Any]:
         "logDateTime": {
             **NULLABLE_STRING,
             "description": "MGN's original timestamp string (ISO 8601, UTC), unchanged.",
+        },
+        "durationSeconds": {
+            "type": "number",
+            "minimum": 0,
+            "description": "On a step's end or failure item (SNAPSHOT_END/FAIL, CONVERSION_END/"
+            "FAIL, LAUNCH_FAILED, CLEANUP_END/FAIL, JOB_END): seconds since the same server's "
+            "start of that step in the same job (JOB_START for JOB_END), from the items' own "
+            "logDateTime. Absent where no start was read before it, or the end is logged "
+            "before its start.",
         },
         "position": {
             "type": "integer",

@@ -42,24 +42,32 @@ SAVED_QUERIES: tuple[SavedQuery, ...] = (
         "| sort position asc\n"
         "| limit 10000",
     ),
+    # Durations come from the exporter's durationSeconds (an end or failure item's time less
+    # its start's, from MGN's logDateTime), never from @timestamp: an item too old for
+    # CloudWatch Logs is written with a newer @timestamp.
     SavedQuery(
         "ConversionDurations",
         "Conversion step durations per server",
-        'filter event in ["CONVERSION_START", "CONVERSION_END", "CONVERSION_FAIL"]\n'
-        "| fields toMillis(@timestamp) as ts\n"
-        "| stats (max(ts) - min(ts)) / 1000 as seconds, latest(event) as outcome,"
-        " min(@timestamp) as startedAt by accountID, jobID, eventData.sourceServerID\n"
+        'filter event in ["CONVERSION_END", "CONVERSION_FAIL"] and ispresent(durationSeconds)\n'
+        "| stats sum(durationSeconds) as seconds, count(*) as attempts, latest(event) as outcome,"
+        " latest(logDateTime) as endedAt by accountID, jobID, eventData.sourceServerID\n"
         "| sort seconds desc",
     ),
     SavedQuery(
-        "LaunchDurations",
-        "Launch step durations per job (LAUNCH_START to JOB_END)",
-        'filter event in ["LAUNCH_START", "LAUNCH_FAILED", "JOB_END"]\n'
-        "| fields toMillis(@timestamp) as ts\n"
-        "| stats (max(ts) - min(ts)) / 1000 as seconds, count_distinct(eventData.sourceServerID)"
-        " as servers, latest(event) as outcome, latest(initiatedBy) as initiatedBy,"
-        " min(@timestamp) as startedAt by accountID, jobID\n"
-        "| sort seconds desc",
+        "StepDurations",
+        "Step durations by step and initiatedBy",
+        "filter ispresent(durationSeconds)\n"
+        "| stats count(*) as steps, avg(durationSeconds) as avgSeconds,"
+        " pct(durationSeconds, 90) as p90Seconds, max(durationSeconds) as maxSeconds"
+        " by event, initiatedBy\n"
+        "| sort maxSeconds desc",
+    ),
+    SavedQuery(
+        "JobDurations",
+        "Job durations (JOB_START to JOB_END), longest first",
+        'filter event = "JOB_END" and ispresent(durationSeconds)\n'
+        "| fields logDateTime, accountID, jobID, initiatedBy, durationSeconds\n"
+        "| sort durationSeconds desc",
     ),
     SavedQuery(
         "TopRawErrors",

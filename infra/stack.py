@@ -181,6 +181,8 @@ class MgnJobLogExporterStack(Stack):
             c.ENV_WORK_QUEUE_URL: self.work_queue.queue.queue_url,
             c.ENV_RETRY_BACKOFF_SECONDS: str(c.WORKER_RETRY_BACKOFF_SECONDS),
             c.ENV_ENRICHMENT_REFRESH_MINUTES: str(cfg.enrichment_refresh_minutes),
+            c.ENV_COMPLETED_JOB_GRACE_MINUTES: str(cfg.completed_job_grace_minutes),
+            c.ENV_POST_LAUNCH_WAIT_MINUTES: str(cfg.post_launch_wait_minutes),
             **self._shared_environment(),
         }
 

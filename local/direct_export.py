@@ -88,7 +88,7 @@ def export_accounts(
     counters: WorkerCounters,
 ) -> RunReport:
     """Export each account in turn, each with a fair share of the time left."""
-    report = RunReport(counters=counters)
+    report = RunReport(counters=counters, durations=exporter.durations)
     # Rotate the starting account every minute so a short budget does not always leave the
     # same accounts last.
     offset = int(time.time() // 60) % len(accounts) if accounts else 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -18,6 +18,13 @@ from typing import TYPE_CHECKING, Any
 from mgn_exporter import export_batch
 from mgn_exporter.checkpoint import AccountState, JobCheckpoint
 from mgn_exporter.deadline import MIN_PAGE_ITEMS, Deadline
+from mgn_exporter.derived_events import (
+    JOB_OUTCOME,
+    DerivedContext,
+    derived_id,
+    job_outcome_event,
+    post_launch_action_event,
+)
 from mgn_exporter.enrichment import Enricher
 from mgn_exporter.errors import (
     AccountUnavailable,
@@ -28,24 +35,30 @@ from mgn_exporter.errors import (
     StateUnavailable,
     TokenRejected,
 )
-from mgn_exporter.events import ExportEvent, build_event, event_id_for
+from mgn_exporter.events import ExportEvent, build_event, event_id_for, parse_log_datetime
 from mgn_exporter.export_batch import Batch, ReadPage
 from mgn_exporter.inventory import Inventory
-from mgn_exporter.job_discovery import discover_jobs
-from mgn_exporter.metric_names import WorkerCounters, WorkerMetric
+from mgn_exporter.job_discovery import Discovery, discover_jobs
+from mgn_exporter.job_steps import StepFold, StepTrack, step_of
+from mgn_exporter.metric_names import StepDurations, WorkerCounters, WorkerMetric
 from mgn_exporter.mgn_reader import PAGE_SIZE, LogPage
+from mgn_exporter.post_launch import SettleRule, ended_at, server_launches, settled
 from mgn_exporter.reports import AccountReport
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
 
     from mgn_exporter.checkpoint_store import CheckpointStore
-    from mgn_exporter.eventbridge_publisher import EventBridgePublisher
+    from mgn_exporter.eventbridge_publisher import EventBridgePublisher, PublishOutcome
     from mgn_exporter.logs_writer import LogsWriter
     from mgn_exporter.mgn_reader import MgnReader
 
 # An account where MGN is not initialized is asked again this often, not on every tick.
 UNINITIALIZED_RECHECK_SECONDS = 3600
+
+
+# How long a completed job stays open by default (post_launch.SettleRule).
+DEFAULT_SETTLE = SettleRule(grace=timedelta(minutes=15), post_launch_wait=timedelta(minutes=60))
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,7 @@ class ExportOptions:
     source: str
     backfill: timedelta
     discovery_overlap: timedelta
+    settle: SettleRule = DEFAULT_SETTLE
 
 
 @dataclass(frozen=True)
@@ -69,6 +83,8 @@ class ExportParts:
     counters: WorkerCounters
     clock: Callable[[], float] = time.time
     enricher: Enricher | None = None  # None: events go out without names
+    # The step durations of the events that reached a sink for the first time (EMF metrics).
+    durations: StepDurations = field(default_factory=StepDurations)
 
 
 class JobProgress(Enum):
@@ -97,15 +113,18 @@ class AccountExport:
         self._batch = Batch()
         self._logger = parts.logger
         self._counters = parts.counters
-        # The servers the open jobs name (DescribeJobs): read with the first page's, in one go.
-        self._servers_in_jobs: set[str] = set()
+        # The open jobs as DescribeJobs answered, and the servers they name (read with the
+        # first page's names, in one go).
+        self._discovery = Discovery(records={}, servers=set())
+        # Per job, its steps along the positions shaped (job_steps.StepTrack).
+        self._steps: dict[str, StepTrack] = {}
 
     def run(self) -> None:
         """Export what is new; failures end up in the report, never raised (except a lost
         lease: another invocation owns the account, and nothing more may be written)."""
         state = self._state
         try:
-            self._servers_in_jobs = discover_jobs(
+            self._discovery = discover_jobs(
                 state,
                 self._parts.reader,
                 now=datetime.fromtimestamp(self._parts.clock(), UTC),
@@ -177,6 +196,8 @@ class AccountExport:
                 continue
             finally:
                 self._logger.remove_keys(["jobID"])
+            if progress is JobProgress.DONE and not self._deadline.should_stop():
+                self._report_derived(job.job_id)
             if progress is not JobProgress.DONE:
                 self._report.backlog = True
             if progress is JobProgress.STOPPED:
@@ -264,9 +285,10 @@ class AccountExport:
         first = max(job.position, page.start)
         items = page.items[first - page.start :]
         inventory = self._inventory(items)
+        durations = self._step_track(job).durations(first, items)
         events = [
-            self._shape(job, item, index, inventory)
-            for index, item in enumerate(items, start=first)
+            self._shape(job, item, index, inventory, duration)
+            for index, (item, duration) in enumerate(zip(items, durations, strict=True), first)
         ]
         events_at = job.sink_position("events")
         logs_at = batch.logs_position(job)
@@ -318,12 +340,26 @@ class AccountExport:
         newly = reached - max(events_at, logs_at)
         if newly > 0:
             batch.newly += newly
-            self._note_lag([e for e in events if e.position >= max(events_at, logs_at)][:newly])
+            first_time = [e for e in events if e.position >= max(events_at, logs_at)][:newly]
+            self._note_lag(first_time)
+            self._note_durations(job, first_time)
 
     def _publish(self, events: list[ExportEvent], events_at: int) -> tuple[int, JobProgress | None]:
         """EventBridge's new position, and how the job stops if EventBridge took only part."""
         if not events:
             return events_at, None
+        outcome = self._put_events(events)
+        events_to = events[0].position + outcome.delivered
+        if outcome.unavailable is not None:
+            return events_to, None
+        if outcome.delivered < len(events):
+            refused = outcome.refused_entries > 0
+            return events_to, JobProgress.BLOCKED if refused else JobProgress.STOPPED
+        return events_to, None
+
+    def _put_events(self, events: list[ExportEvent]) -> PublishOutcome:
+        """Publish to EventBridge (a delivered prefix, see PublishOutcome), counting what it
+        cost and marking EventBridge down if it refused whole calls."""
         outcome = self._parts.publisher.publish(
             events,
             should_stop=self._deadline.should_stop,
@@ -332,14 +368,96 @@ class AccountExport:
         self._counters[WorkerMetric.PUBLISH_RETRIES] += outcome.retried_entries
         self._counters[WorkerMetric.FAILED_ENTRIES] += outcome.failed_entries
         self._counters[WorkerMetric.THROTTLES] += outcome.throttled_entries
-        events_to = events[0].position + outcome.delivered
         if outcome.unavailable is not None:
             self._batch.sinks.mark_down("events", outcome.unavailable, self._counters, self._logger)
-            return events_to, None
-        if outcome.delivered < len(events):
-            refused = outcome.refused_entries > 0
-            return events_to, JobProgress.BLOCKED if refused else JobProgress.STOPPED
-        return events_to, None
+        return outcome
+
+    # -- what DescribeJobs says besides the log: derived events ------------------------------
+
+    def _report_derived(self, job_id: str) -> None:
+        """Send a job's new post-launch action statuses, and its outcome once it is settled
+        (derived_events.py), to each sink that has not taken them. The outcome waits until the
+        job's log is in both sinks to its end: the job is closed once both took it."""
+        job = self._state.jobs[job_id]
+        record = self._discovery.records.get(job_id)
+        if record is None or job.gone:
+            return
+        now = datetime.fromtimestamp(self._parts.clock(), UTC)
+        launches = server_launches(record)
+        ended = ended_at(record, parse_log_datetime(job.completed_seen)) if job.completed else None
+        context = self._derived_context(job, {launch.server_id for launch in launches})
+        events = [
+            post_launch_action_event(run, launch, context, observed=now, job_ended=ended)
+            for launch in launches
+            for run in launch.actions
+        ]
+        end = self._batch.log_ends.get(job_id)
+        if (
+            ended is not None
+            and end is not None
+            and job.sink_position("events") >= end
+            and self._batch.logs_position(job) >= end
+        ):
+            is_settled, waited_out = settled(launches, ended, now, self._parts.options.settle)
+            if is_settled:
+                steps = self._step_track(job).fold_at(end) or StepFold.from_item(job.steps)
+                events.append(
+                    job_outcome_event(
+                        record, launches, steps, context, ended=ended, waited_out=waited_out
+                    )
+                )
+        self._send_derived(job, events)
+
+    def _send_derived(self, job: JobCheckpoint, events: list[ExportEvent]) -> None:
+        """Each sink gets the derived events it has not taken; the log group, while EventBridge
+        is up, only those EventBridge took (the lockstep of the items)."""
+        batch, sinks = self._batch, self._batch.sinks
+        before = {
+            e.event_id
+            for e in events
+            if job.derived_sent("events", e.event_id) or job.derived_sent("logs", e.event_id)
+        }
+        to_bus = [e for e in events if not job.derived_sent("events", e.event_id)]
+        taken: list[str] = []
+        if to_bus and sinks.up("events"):
+            outcome = self._put_events(to_bus)
+            taken = [e.event_id for e in to_bus[: outcome.delivered]]
+            job = self._state.jobs[job.job_id] = job.with_derived("events", taken)
+        in_bus = sinks.up("events")
+        to_logs = [
+            e
+            for e in events
+            if not job.derived_sent("logs", e.event_id)
+            and (not in_bus or job.derived_sent("events", e.event_id))
+        ]
+        if to_logs and sinks.up("logs"):
+            batch.log_events.extend(to_logs)
+            batch.derived_logs.setdefault(job.job_id, []).extend(e.event_id for e in to_logs)
+            taken.extend(e.event_id for e in to_logs)
+        batch.items += len(taken)
+        self._counters[WorkerMetric.DERIVED_EVENTS] += len(set(taken) - before)
+
+    def _derived_context(self, job: JobCheckpoint, servers: set[str]) -> DerivedContext:
+        state = self._state
+        inventory = (
+            self._parts.enricher.inventory(
+                state.account_id, servers, self._deadline, along=self._discovery.servers
+            )
+            if self._parts.enricher is not None and servers
+            else None
+        )
+        return DerivedContext(
+            account_id=state.account_id,
+            region=self._parts.options.region,
+            source=self._parts.options.source,
+            job=job.info,
+            live_since=self._live_since(),
+            names=lambda server: inventory.names(server) if inventory else None,
+        )
+
+    def _outcome_reported(self, job: JobCheckpoint) -> bool:
+        outcome_id = derived_id(self._state.account_id, job.job_id, JOB_OUTCOME)
+        return job.derived_sent("events", outcome_id) and job.derived_sent("logs", outcome_id)
 
     # -- the save ----------------------------------------------------------------------------
 
@@ -355,17 +473,31 @@ class AccountExport:
             except DeliveryError as exc:
                 batch.sinks.mark_down("logs", str(exc), self._counters, self._logger)
                 batch.logs_to.clear()
+                batch.derived_logs.clear()
+        for job_id, event_ids in batch.derived_logs.items():
+            if job_id in state.jobs:
+                state.jobs[job_id] = state.jobs[job_id].with_derived("logs", event_ids)
         for job_id in set(batch.pages) | set(batch.log_ends):
             job = state.jobs.get(job_id)
             if job is None:
                 continue
-            job = state.jobs[job_id] = batch.advanced(job)
+            job = batch.advanced(job)
+            track = self._steps.get(job_id)
+            if track is not None:
+                job = replace(job, steps=track.saved_at(job.position).to_item() or None)
+            state.jobs[job_id] = job
             end = batch.log_ends.get(job_id)
-            if end is not None and job.position >= end and (job.completed or job.gone):
+            if (
+                end is not None
+                and job.position >= end
+                and (job.gone or (job.completed and self._outcome_reported(job)))
+            ):
                 state.close(job)
                 self._report.jobs_closed += 1
                 self._logger.info(
-                    "Job completed and fully exported; closed",
+                    "Job settled, fully exported and its outcome sent; closed"
+                    if job.completed
+                    else "Job gone from MGN and its log fully exported; closed",
                     extra={"jobID": job_id, "position": job.position},
                 )
         self._report.items_exported += batch.newly
@@ -376,6 +508,21 @@ class AccountExport:
 
     # -- one item -----------------------------------------------------------------------------
 
+    def _step_track(self, job: JobCheckpoint) -> StepTrack:
+        track = self._steps.get(job.job_id)
+        if track is None:
+            track = StepTrack(job.position, StepFold.from_item(job.steps))
+            self._steps[job.job_id] = track
+        return track
+
+    def _note_durations(self, job: JobCheckpoint, events: Sequence[ExportEvent]) -> None:
+        for event in events:
+            seconds = event.detail.get("durationSeconds")
+            step = step_of(event.detail.get("event"))
+            if seconds is not None and step is not None:
+                key = (step, job.initiated_by or "UNKNOWN")
+                self._parts.durations.setdefault(key, []).append(seconds)
+
     def _inventory(self, items: list[dict[str, Any]]) -> Inventory | None:
         """The account's inventory to name these items' servers with (see enrichment.py)."""
         if self._parts.enricher is None:
@@ -384,7 +531,7 @@ class AccountExport:
             self._state.account_id,
             {_server_named(item) for item in items} - {""},
             self._deadline,
-            along=self._servers_in_jobs,
+            along=self._discovery.servers,
         )
 
     def _shape(
@@ -393,14 +540,10 @@ class AccountExport:
         item: dict[str, Any],
         position: int,
         inventory: Inventory | None,
+        duration: float | None,
     ) -> ExportEvent:
         state = self._state
         server = _server_named(item)
-        live_since = (
-            datetime.fromtimestamp(state.first_export_at, UTC)
-            if state.first_export_at is not None
-            else None
-        )
         event = build_event(
             item,
             account_id=state.account_id,
@@ -408,8 +551,9 @@ class AccountExport:
             job=job.info,
             position=position,
             source=self._parts.options.source,
-            live_since=live_since,
+            live_since=self._live_since(),
             names=inventory.names(server) if inventory else None,
+            duration_seconds=duration,
         )
         if server and self._parts.enricher and not (inventory and inventory.asked(server)):
             # Named or known absent once MGN answered; neither when it could not be asked.
@@ -425,6 +569,11 @@ class AccountExport:
                 },
             )
         return event
+
+    def _live_since(self) -> datetime | None:
+        """When the account's export began: what happened before is history (backfill)."""
+        first = self._state.first_export_at
+        return datetime.fromtimestamp(first, UTC) if first is not None else None
 
     def _note_lag(self, events: Sequence[ExportEvent]) -> None:
         now = self._parts.clock()

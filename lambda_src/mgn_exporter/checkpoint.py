@@ -28,6 +28,13 @@ MAX_TOKEN_CHARS = 2048
 # A job is gone (deleted in MGN) once this many discoveries in a row did not find it: one answer
 # without it (a listing's hiccup, a page lost) must not close a job that is still being logged.
 MISSES_BEFORE_GONE = 2
+# What a server usually takes in the state: its steps (a few open starts and durations; a
+# failure's clipped rawError takes more, and is counted as it is once there) and the marks of
+# its derived events (some post-launch actions, two statuses each, in two sinks).
+SERVER_STEPS_BYTES = 500
+# A derived event's mark: 48 bits of its eventId, so that two events of one job (hundreds at
+# most) share a mark with a chance of about 1 in 10^9.
+DERIVED_MARK_CHARS = 12
 # DynamoDB's per-attribute and per-map-entry overhead is a few bytes; counted generously.
 _ENTRY_OVERHEAD_BYTES = 8
 
@@ -59,6 +66,39 @@ class JobCheckpoint:
     logs_position: int | None = None
     # Discoveries in a row that did not find the job (None: it was found last time).
     missed: int | None = None
+    # The steps read up to `position` (job_steps.StepFold's item): open starts, per-server
+    # durations and failures.
+    steps: dict[str, Any] | None = None
+    # How many servers the job names (DescribeJobs): the state reserves room for their steps
+    # and derived events.
+    servers: int | None = None
+    # The derived events (derived_events.py) each sink took: the first DERIVED_MARK_CHARS of
+    # their eventIds, end to end (a few bytes an event, no per-entry overhead).
+    derived_events: str | None = None
+    derived_logs: str | None = None
+    # When discovery first saw the job COMPLETED (its end, should MGN give no endDateTime).
+    completed_seen: str | None = None
+
+    def derived_sent(self, sink: Sink, event_id: str) -> bool:
+        marks = (self.derived_events if sink == "events" else self.derived_logs) or ""
+        mark = event_id[:DERIVED_MARK_CHARS]
+        return any(
+            marks[start : start + DERIVED_MARK_CHARS] == mark
+            for start in range(0, len(marks), DERIVED_MARK_CHARS)
+        )
+
+    def with_derived(self, sink: Sink, event_ids: list[str]) -> JobCheckpoint:
+        """The job with these derived events marked as taken by `sink`."""
+        new = "".join(
+            event_id[:DERIVED_MARK_CHARS]
+            for event_id in dict.fromkeys(event_ids)
+            if not self.derived_sent(sink, event_id)
+        )
+        if not new:
+            return self
+        if sink == "events":
+            return replace(self, derived_events=(self.derived_events or "") + new)
+        return replace(self, derived_logs=(self.derived_logs or "") + new)
 
     @property
     def gone(self) -> bool:
@@ -74,10 +114,12 @@ class JobCheckpoint:
 
     def estimated_bytes(self) -> int:
         """Upper bound of this job's share of the state item, with the longest token MGN may
-        give it later."""
+        give it later and the room its servers' steps may take."""
         item = self.to_item()
         item["page_token"] = "x" * max(MAX_TOKEN_CHARS, len(self.page_token or ""))
-        return _estimated_bytes(self.job_id) + _estimated_bytes(item)
+        grows = {key: item.pop(key, None) for key in ("steps", "derived_events", "derived_logs")}
+        reserved = max(_estimated_bytes(grows), (self.servers or 0) * SERVER_STEPS_BYTES)
+        return _estimated_bytes(self.job_id) + _estimated_bytes(item) + reserved
 
     @property
     def info(self) -> JobInfo:
@@ -102,6 +144,9 @@ class JobCheckpoint:
             initiated_by=_str(job.get("initiatedBy")) or self.initiated_by,
             status=_str(job.get("status")) or self.status,
             missed=None,
+            servers=len(job["participatingServers"])
+            if isinstance(job.get("participatingServers"), list)
+            else self.servers,
         )
 
     def to_item(self) -> dict[str, Any]:
@@ -123,6 +168,11 @@ class JobCheckpoint:
             events_position=_int(item.get("events_position")),
             logs_position=_int(item.get("logs_position")),
             missed=_int(item.get("missed")),
+            steps=item["steps"] if isinstance(item.get("steps"), dict) else None,
+            servers=_int(item.get("servers")),
+            derived_events=_str(item.get("derived_events")),
+            derived_logs=_str(item.get("derived_logs")),
+            completed_seen=_str(item.get("completed_seen")),
         )
 
 

@@ -21,6 +21,9 @@ INT_BOUNDS: dict[str, tuple[int, int]] = {
     "RETRY_BACKOFF_SECONDS": (0, 900),
     # 0 turns enrichment off (events carry MGN's ids only).
     "ENRICHMENT_REFRESH_MINUTES": (0, 24 * 60),
+    # How long a completed job stays open for late items, and for its post-launch actions.
+    "COMPLETED_JOB_GRACE_MINUTES": (0, 24 * 60),
+    "POST_LAUNCH_WAIT_MINUTES": (0, 7 * 24 * 60),
 }
 
 

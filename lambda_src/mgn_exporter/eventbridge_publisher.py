@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mgn_exporter.batching import PUT_EVENTS_MAX_BYTES, PUT_EVENTS_MAX_ENTRIES, batches_by_size
-from mgn_exporter.events import DETAIL_TYPE, EVENTBRIDGE_TIME_BYTES, ExportEvent
+from mgn_exporter.events import EVENTBRIDGE_TIME_BYTES, ExportEvent
 from mgn_exporter.retries import resend_failed
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ class EventBridgePublisher:
         entry: dict[str, Any] = {
             "EventBusName": self._bus,
             "Source": self._source,
-            "DetailType": DETAIL_TYPE,
+            "DetailType": event.detail_type,
             "Detail": event.detail_json,
         }
         if event.time is not None:

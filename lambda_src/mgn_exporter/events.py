@@ -88,6 +88,8 @@ class ExportEvent:
     time: datetime | None
     resources: tuple[str, ...]
     problems: tuple[str, ...]
+    # A job log item's, or a derived event's (derived_events.py, whose position is -1).
+    detail_type: str = DETAIL_TYPE
 
 
 def severity_of(event: str | None) -> str:
@@ -179,6 +181,7 @@ def build_event(
     source: str,
     live_since: datetime | None = None,
     names: Mapping[str, Any] | None = None,
+    duration_seconds: float | None = None,
 ) -> ExportEvent:
     """Shape one item. Never raises on bad input: what is odd is kept and reported in `problems`.
 
@@ -187,6 +190,7 @@ def build_event(
     usable time counts as live: better one alert too many than a failure nobody hears of.
     `names` are the item's `sourceServer`, `application` and `wave` (inventory.py), added as
     they are; the eventId does not depend on them (an item's identity is not its names).
+    `duration_seconds` is how long the step this item ends took (job_steps.py), when known.
     """
     problems: list[str] = []
     clean, item_json = _clean_item(item)
@@ -219,6 +223,7 @@ def build_event(
         "severity": severity_of(event_name),
         "backfill": bool(live_since and parsed_time and parsed_time < live_since),
         "logDateTime": log_date_time,
+        **({"durationSeconds": duration_seconds} if duration_seconds is not None else {}),
         "position": position,
         "eventData": event_data,
     }
@@ -252,11 +257,11 @@ def canonical_detail_json(detail: Mapping[str, Any]) -> str:
     return json.dumps(detail, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def detail_budget(source: str, resources: tuple[str, ...]) -> int:
+def detail_budget(source: str, resources: tuple[str, ...], detail_type: str = DETAIL_TYPE) -> int:
     """Largest Detail (UTF-8 bytes) that fits one EventBridge entry and one log event."""
     entry_overhead = (
         len(source.encode("utf-8"))
-        + len(DETAIL_TYPE.encode("utf-8"))
+        + len(detail_type.encode("utf-8"))
         + sum(len(resource.encode("utf-8")) for resource in resources)
         + EVENTBRIDGE_TIME_BYTES
     )
@@ -335,6 +340,9 @@ def _size(value: Any) -> int:
 
 def _note(truncated: list[str], path: tuple[Any, ...]) -> None:
     label = ".".join(str(part) for part in path)
+    # A value folded into its JSON text takes the cuts made inside it along: their paths are
+    # gone (the text is one string now) and the fold's path says where to look.
+    truncated[:] = [noted for noted in truncated if not noted.startswith(f"{label}.")]
     if label not in truncated:
         truncated.append(label)
 

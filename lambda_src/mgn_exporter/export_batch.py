@@ -90,6 +90,8 @@ class Batch:
     pages: dict[str, list[ReadPage]] = field(default_factory=dict)  # read since the last save
     seams: dict[str, dict[int, str]] = field(default_factory=dict)  # job -> position -> eventId
     log_ends: dict[str, int] = field(default_factory=dict)  # job -> length, if read to the end
+    # job -> the derived events queued for the log group (marked taken once written)
+    derived_logs: dict[str, list[str]] = field(default_factory=dict)
 
     def reset(self) -> None:
         self.items = self.newly = 0
@@ -98,6 +100,7 @@ class Batch:
         self.pages.clear()
         self.seams.clear()
         self.log_ends.clear()
+        self.derived_logs.clear()
 
     def logs_position(self, job: JobCheckpoint) -> int:
         """Where the job's log-group position will be once the queued events are written."""

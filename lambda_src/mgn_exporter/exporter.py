@@ -19,7 +19,7 @@ from mgn_exporter.account_export import (
 )
 from mgn_exporter.deadline import Deadline
 from mgn_exporter.errors import LeaseHeld, LeaseLost, StateUnavailable
-from mgn_exporter.metric_names import WorkerCounters, WorkerMetric
+from mgn_exporter.metric_names import StepDurations, WorkerCounters, WorkerMetric
 from mgn_exporter.reports import AccountReport
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ class AccountExporter:
         counters: WorkerCounters,
         clock: Callable[[], float] = time.time,
         enricher: Enricher | None = None,
+        durations: StepDurations | None = None,
     ) -> None:
         self._parts = ExportParts(
             reader=reader,
@@ -60,11 +61,17 @@ class AccountExporter:
             counters=counters,
             clock=clock,
             enricher=enricher,
+            durations=durations if durations is not None else StepDurations(),
         )
         self._store = store
         self._logger = logger
         self._counters = counters
         self._clock = clock
+
+    @property
+    def durations(self) -> StepDurations:
+        """The step durations of the events its exports sent first (for the run's metrics)."""
+        return self._parts.durations
 
     def export(
         self, account_id: str, deadline: Deadline, *, requested_at: float | None = None

@@ -3,6 +3,7 @@ already open."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,18 @@ if TYPE_CHECKING:
 CLOSED_MEMORY = timedelta(days=1)
 
 
+@dataclass(frozen=True)
+class Discovery:
+    """What one discovery learnt besides the state it updated."""
+
+    # The open jobs as DescribeJobs answered this time (a job missed this time is absent):
+    # their participatingServers hold the launches and post-launch actions (post_launch.py).
+    records: dict[str, dict[str, Any]]
+    # The source servers the open jobs name: the servers their items will name, which the
+    # names can be read for in one go.
+    servers: set[str]
+
+
 def discover_jobs(
     state: AccountState,
     reader: MgnReader,
@@ -28,13 +41,11 @@ def discover_jobs(
     overlap: timedelta,
     counters: WorkerCounters,
     logger: Logger,
-) -> set[str]:
+) -> Discovery:
     """Admit the jobs created since the watermark (less `overlap`) into `state`, refresh the
     status of the open jobs the listing did not include, and forget closed jobs no listing can
     return any more. New jobs wait when the state item is full (counted as deferred).
-
-    Returns the source servers the open jobs name (their participatingServers): the servers
-    their items will name, which the names can be read for in one go."""
+    """
     start = state.discovery_start(now, backfill, overlap)
     listed_jobs = reader.jobs_since(state.account_id, start)
     listed = {str(job["jobID"]) for job in listed_jobs}
@@ -57,14 +68,21 @@ def discover_jobs(
     if watermark is not None:
         state.watermark = mgn_timestamp(watermark)
     state.forget_closed_before((watermark or now) - overlap - CLOSED_MEMORY)
-    return _servers_of([*listed_jobs, *refreshed], set(state.jobs))
+    records = {
+        str(job["jobID"]): job
+        for job in [*listed_jobs, *refreshed]
+        if str(job.get("jobID")) in state.jobs
+    }
+    for job_id in records:
+        checkpoint = state.jobs[job_id]
+        if checkpoint.completed and checkpoint.completed_seen is None:
+            state.jobs[job_id] = replace(checkpoint, completed_seen=mgn_timestamp(now))
+    return Discovery(records=records, servers=_servers_of(list(records.values())))
 
 
-def _servers_of(jobs: list[dict[str, Any]], open_ids: set[str]) -> set[str]:
+def _servers_of(jobs: list[dict[str, Any]]) -> set[str]:
     servers: set[str] = set()
     for job in jobs:
-        if str(job.get("jobID")) not in open_ids:
-            continue
         for server in job.get("participatingServers") or []:
             server_id = server.get("sourceServerID") if isinstance(server, dict) else None
             if isinstance(server_id, str):

@@ -15,6 +15,8 @@ class WorkerMetric(StrEnum):
     """Counters of a worker run (an SQS batch of accounts), emitted as Count metrics."""
 
     ITEMS_EXPORTED = "ItemsExported"
+    # Job outcomes and post-launch action statuses (derived events) that reached a sink first.
+    DERIVED_EVENTS = "DerivedEventsExported"
     PUBLISH_RETRIES = "PublishRetries"
     FAILED_ENTRIES = "FailedEntries"
     ACCOUNTS_FAILED = "AccountsFailed"
@@ -54,6 +56,16 @@ class DispatcherMetric(StrEnum):
 # Per worker run, the largest over its accounts of the seconds since the account's last export
 # that did not fail (Maximum is the statistic that means something).
 ACCOUNT_STALENESS_SECONDS = "AccountStalenessSeconds"
+
+# How long each step took (job_steps.py), from the items' own times: one metric with the
+# dimensions step (JOB, SNAPSHOT, CONVERSION, LAUNCH, CLEANUP) and initiatedBy, a few values of
+# each low-cardinality pair per run.
+STEP_DURATION_SECONDS = "StepDurationSeconds"
+
+
+class StepDurations(dict[tuple[str, str], list[float]]):
+    """(step, initiatedBy) -> the durations (seconds) a run saw reach a sink first."""
+
 
 # A run's counts: typed by the enum, so that counting under a name that is not emitted does not
 # type-check.

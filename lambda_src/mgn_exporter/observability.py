@@ -12,12 +12,14 @@ from enum import StrEnum
 from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from mgn_exporter.metric_names import (
     ACCOUNT_STALENESS_SECONDS,
+    STEP_DURATION_SECONDS,
     DispatcherCounters,
     DispatcherMetric,
+    StepDurations,
     WorkerCounters,
     WorkerMetric,
 )
@@ -53,8 +55,18 @@ def _emit_counts(names: Iterable[StrEnum], counters: Mapping[Any, int]) -> None:
         metrics.add_metric(name=str(name), unit=MetricUnit.Count, value=counters.get(name, 0))
 
 
-def emit_run_metrics(counters: WorkerCounters, max_staleness_seconds: float | None) -> None:
+# EMF takes at most 100 values of one metric in one log line.
+EMF_MAX_VALUES = 100
+
+
+def emit_run_metrics(
+    counters: WorkerCounters,
+    max_staleness_seconds: float | None,
+    durations: StepDurations | None = None,
+) -> None:
     _emit_counts(WorkerMetric, counters)
+    for (step, initiated_by), seconds in sorted((durations or {}).items()):
+        _emit_durations(step, initiated_by, seconds)
     if max_staleness_seconds is not None:
         # Grows while an account is stuck for any reason (MGN refusing it, a sink down, its
         # table item unwritable); 0 for every account that exported, however old its items
@@ -62,6 +74,19 @@ def emit_run_metrics(counters: WorkerCounters, max_staleness_seconds: float | No
         metrics.add_metric(
             name=ACCOUNT_STALENESS_SECONDS, unit=MetricUnit.Seconds, value=max_staleness_seconds
         )
+
+
+def _emit_durations(step: str, initiated_by: str, seconds: list[float]) -> None:
+    """EMF lines of their own dimensions, which the run's counters do not have
+    (EphemeralMetrics keeps them out of the shared `metrics`). Powertools writes a line by
+    itself each time a metric reaches EMF's 100 values; the rest goes out here."""
+    emf = EphemeralMetrics()
+    emf.add_dimension(name="step", value=step)
+    emf.add_dimension(name="initiatedBy", value=initiated_by)
+    for value in seconds:
+        emf.add_metric(name=STEP_DURATION_SECONDS, unit=MetricUnit.Seconds, value=value)
+    if len(seconds) % EMF_MAX_VALUES:
+        emf.flush_metrics()
 
 
 def emit_dispatch_metrics(counters: DispatcherCounters) -> None:

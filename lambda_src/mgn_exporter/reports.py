@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from mgn_exporter.metric_names import WorkerCounters
+from mgn_exporter.metric_names import StepDurations, WorkerCounters
 
 # Outcomes after which the account has nothing left to do until the next tick.
 SETTLED_OUTCOMES = frozenset({"exported", "uninitialized"})
@@ -33,6 +33,7 @@ class AccountReport:
 class RunReport:
     accounts: list[AccountReport] = field(default_factory=list)
     counters: WorkerCounters = field(default_factory=Counter)
+    durations: StepDurations = field(default_factory=StepDurations)
 
     @property
     def complete(self) -> bool:

@@ -20,6 +20,7 @@ from mgn_exporter.logs_writer import LogsWriter
 from mgn_exporter.metric_names import WorkerCounters, WorkerMetric
 from mgn_exporter.mgn_reader import MgnReader
 from mgn_exporter.observability import emit_run_metrics, logger
+from mgn_exporter.post_launch import SettleRule
 from mgn_exporter.reports import RunReport
 from mgn_exporter.settings import Settings, SettingsError
 from mgn_exporter.work_queue import WorkQueue
@@ -36,7 +37,7 @@ def start_invocation(clients: Clients, deadline: Deadline) -> None:
 def finish_invocation(clients: Clients, report: RunReport) -> dict[str, Any]:
     """Emit the run's metrics; returns its report with the invocation's API calls."""
     report.counters[WorkerMetric.THROTTLES] += clients.counts.throttles
-    emit_run_metrics(report.counters, report.max_staleness_seconds)
+    emit_run_metrics(report.counters, report.max_staleness_seconds, report.durations)
     result = report.to_dict()
     result["apiCalls"] = dict(sorted(clients.counts.calls.items()))
     return result
@@ -81,6 +82,10 @@ def build_exporter(
             source=settings.event_source,
             backfill=timedelta(days=settings.backfill_days),
             discovery_overlap=timedelta(minutes=settings.discovery_overlap_minutes),
+            settle=SettleRule(
+                grace=timedelta(minutes=settings.completed_job_grace_minutes),
+                post_launch_wait=timedelta(minutes=settings.post_launch_wait_minutes),
+            ),
         ),
         logger=logger,
         counters=counters,

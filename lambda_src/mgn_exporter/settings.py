@@ -41,6 +41,10 @@ class Settings:
     # How old an account's inventory (servers, applications, waves) may get before it is read
     # again; 0: events are not enriched.
     enrichment_refresh_minutes: int = 15
+    # A completed job stays open this long after its end (items MGN makes readable late)...
+    completed_job_grace_minutes: int = 15
+    # ...and while its post-launch actions run, up to this long after its end.
+    post_launch_wait_minutes: int = 60
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -55,6 +59,8 @@ class Settings:
             deadline_margin_seconds=float(_int(env, "DEADLINE_MARGIN_SECONDS", 10)),
             retry_backoff_seconds=_int(env, "RETRY_BACKOFF_SECONDS", 0),
             enrichment_refresh_minutes=_int(env, "ENRICHMENT_REFRESH_MINUTES", 15),
+            completed_job_grace_minutes=_int(env, "COMPLETED_JOB_GRACE_MINUTES", 15),
+            post_launch_wait_minutes=_int(env, "POST_LAUNCH_WAIT_MINUTES", 60),
         )
 
 

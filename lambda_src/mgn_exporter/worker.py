@@ -86,7 +86,7 @@ class BatchWorker:
     def process(self, event: dict[str, Any], deadline: Deadline) -> BatchOutcome:
         records: Sequence[dict[str, Any]] = event.get("Records") or []
         plan = _plan(records)
-        report = RunReport(counters=self._counters)
+        report = RunReport(counters=self._counters, durations=self._exporter.durations)
         results: dict[str, AccountReport] = {}
         handed_on: list[str] = []
 

@@ -38,6 +38,7 @@ def export_event(
     source: str = SOURCE,
     live_since: datetime | None = None,
     names: dict[str, Any] | None = NAMES,
+    duration_seconds: float | None = None,
 ) -> ExportEvent:
     """An item as the worker exports it; ``live_since`` (when the account's export began) makes
     an item logged before it a backfilled one (``backfill: true``); ``names`` (None: none)
@@ -62,6 +63,7 @@ def export_event(
         source=source,
         live_since=live_since,
         names=names if "sourceServerID" in item["eventData"] else None,
+        duration_seconds=duration_seconds,
     )
 
 

@@ -120,11 +120,14 @@ def test_the_stack_environment_names_are_the_ones_the_code_reads() -> None:
             c.ENV_WORK_QUEUE_URL: "https://queue",
             c.ENV_RETRY_BACKOFF_SECONDS: "30",
             c.ENV_ENRICHMENT_REFRESH_MINUTES: "5",
+            c.ENV_COMPLETED_JOB_GRACE_MINUTES: "7",
+            c.ENV_POST_LAUNCH_WAIT_MINUTES: "90",
         }
     )
     settings = Settings.from_env(env)
     assert (settings.backfill_days, settings.discovery_overlap_minutes) == (3, 15)
     assert settings.enrichment_refresh_minutes == 5
+    assert (settings.completed_job_grace_minutes, settings.post_launch_wait_minutes) == (7, 90)
     assert settings.deadline_margin_seconds == 20
     assert settings.retry_backoff_seconds == 30
     assert env.read == set(env)

@@ -14,6 +14,7 @@ import pytest
 
 from infra import constants as c
 from infra.event_log import SAVED_QUERIES, SavedQuery
+from mgn_exporter.job_steps import ENDS
 from tests.infra.sample_events import NAMES, export_event, log_line
 
 KEYWORDS = {
@@ -33,8 +34,16 @@ def sample_lines() -> list[dict[str, Any]]:
         "attemptCount": 1,
         "maxAttemptsCount": 3,
     }
+    # An end or failure item carries the step's duration (job_steps.py).
     return [
-        log_line(export_event(event, position=i, event_data=full_data))
+        log_line(
+            export_event(
+                event,
+                position=i,
+                event_data=full_data,
+                duration_seconds=12.5 if event in ENDS else None,
+            )
+        )
         for i, event in enumerate(c.MGN_EVENTS)
     ]
 
@@ -62,14 +71,14 @@ def referenced_fields(query: str) -> set[str]:
 
 @pytest.mark.parametrize("saved", SAVED_QUERIES, ids=lambda s: s.construct_id)
 def test_every_field_exists_in_the_log_line(saved: SavedQuery) -> None:
-    line = sample_lines()[0]
+    lines = sample_lines()
     for name in referenced_fields(saved.query):
         if name.startswith("@"):
             assert name in {"@timestamp", "@message", "@logStream"}, name
         elif name.startswith("eventData."):
             assert name.removeprefix("eventData.") in c.MGN_EVENT_DATA_KEYS, name
         else:
-            assert lookup(line, name) is not None, (
+            assert any(lookup(line, name) is not None for line in lines), (
                 f"{saved.construct_id}: {name} is not a field of the log line"
             )
 
@@ -118,15 +127,12 @@ def test_failures_query_selects_the_error_severity_items() -> None:
 def test_step_duration_queries_select_their_start_and_end_items() -> None:
     lines = sample_lines()
     assert selected_events(queries()["ConversionDurations"], lines) == {
-        "CONVERSION_START",
         "CONVERSION_END",
         "CONVERSION_FAIL",
     }
-    assert selected_events(queries()["LaunchDurations"], lines) == {
-        "LAUNCH_START",
-        "LAUNCH_FAILED",
-        "JOB_END",
-    }
+    # Every end or failure item, and nothing else: the starts carry no duration.
+    assert selected_events(queries()["StepDurations"], lines) == set(ENDS)
+    assert selected_events(queries()["JobDurations"], lines) == {"JOB_END"}
 
 
 def test_top_errors_query_selects_only_items_with_a_raw_error() -> None:

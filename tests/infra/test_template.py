@@ -179,6 +179,8 @@ def test_worker_environment_points_at_the_stack_resources(synth: Synth) -> None:
         c.ENV_WORK_QUEUE_URL: ref(work_queue_id(synth)),
         c.ENV_RETRY_BACKOFF_SECONDS: str(c.WORKER_RETRY_BACKOFF_SECONDS),
         c.ENV_ENRICHMENT_REFRESH_MINUTES: "15",
+        c.ENV_COMPLETED_JOB_GRACE_MINUTES: "15",
+        c.ENV_POST_LAUNCH_WAIT_MINUTES: "60",
         **powertools_environment(synth),
     }
     assert not cfg.event_source.startswith("aws.")

@@ -104,6 +104,28 @@ class World:
             EventBusName=BUS,
             Targets=[{"Id": "queue", "Arn": queue_arn}],
         )
+        # The derived events (job outcomes, post-launch actions) on a queue of their own.
+        self.derived_queue_url = self.sqs.create_queue(QueueName="derived")["QueueUrl"]
+        self.events_client.put_rule(
+            Name="derived-events",
+            EventBusName=BUS,
+            EventPattern=json.dumps(
+                {"source": [SOURCE], "detail-type": ["MGN Job Outcome", "MGN Post-Launch Action"]}
+            ),
+        )
+        self.events_client.put_targets(
+            Rule="derived-events",
+            EventBusName=BUS,
+            Targets=[
+                {
+                    "Id": "queue",
+                    "Arn": self.sqs.get_queue_attributes(
+                        QueueUrl=self.derived_queue_url, AttributeNames=["QueueArn"]
+                    )["Attributes"]["QueueArn"],
+                }
+            ],
+        )
+        self._seen_derived: list[dict[str, Any]] = []
         self.logs.create_log_group(logGroupName=LOG_GROUP)
 
     def stop_capturing_events(self) -> None:
@@ -113,26 +135,34 @@ class World:
 
     # What reached the sinks ------------------------------------------------------------
     def delivered_events(self) -> list[dict[str, Any]]:
-        """Every EventBridge event the rule delivered so far (full envelopes)."""
+        """Every job log item's EventBridge event the rule delivered so far (envelopes)."""
+        return self._drain(self.queue_url, self._seen_messages)
+
+    def delivered_derived(self) -> list[dict[str, Any]]:
+        """Every derived event EventBridge delivered so far (envelopes)."""
+        return self._drain(self.derived_queue_url, self._seen_derived)
+
+    def _drain(self, queue_url: str, seen: list[dict[str, Any]]) -> list[dict[str, Any]]:
         while True:
             response = self.sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+                QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
             )
             messages = response.get("Messages", [])
             if not messages:
-                return list(self._seen_messages)
+                return list(seen)
             for message in messages:
-                self._seen_messages.append(json.loads(message["Body"]))
+                seen.append(json.loads(message["Body"]))
             self.sqs.delete_message_batch(
-                QueueUrl=self.queue_url,
+                QueueUrl=queue_url,
                 Entries=[
                     {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
                     for i, m in enumerate(messages)
                 ],
             )
 
-    def log_records(self) -> list[dict[str, Any]]:
-        """Every log event in the event log group: {"timestamp", "message", "stream", "detail"}."""
+    def log_records(self, *, derived: bool = False) -> list[dict[str, Any]]:
+        """The job log items' log events in the event log group ({"timestamp", "stream",
+        "detail"}); with `derived`, the derived events' (lines with a detailType) instead."""
         records: list[dict[str, Any]] = []
         streams = self.logs.describe_log_streams(logGroupName=LOG_GROUP).get("logStreams", [])
         for stream in streams:
@@ -147,11 +177,14 @@ class World:
                     kwargs["nextToken"] = token
                 page = self.logs.get_log_events(**kwargs)
                 for event in page["events"]:
+                    detail = json.loads(event["message"])
+                    if ("detailType" in detail) != derived:
+                        continue
                     records.append(
                         {
                             "timestamp": event["timestamp"],
                             "stream": stream["logStreamName"],
-                            "detail": json.loads(event["message"]),
+                            "detail": detail,
                         }
                     )
                 if page.get("nextForwardToken") in (None, token) or not page["events"]:
@@ -198,6 +231,9 @@ def world(
         "BACKFILL_DAYS": "7",
         "DISCOVERY_OVERLAP_MINUTES": "60",
         "DEADLINE_MARGIN_SECONDS": "2",
+        # A completed job closes as soon as it is read and its outcome sent, as the tests of
+        # the items expect; the tests of the grace period (test_job_outcomes.py) set it.
+        "COMPLETED_JOB_GRACE_MINUTES": "0",
     }
     for name, value in environment.items():
         monkeypatch.setenv(name, value)

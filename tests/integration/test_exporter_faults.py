@@ -208,8 +208,10 @@ def test_rejected_log_events_are_stamped_again_and_land(world: World, proxy: Fau
     add_job(world.emulator, OWN_ACCOUNT, 20, seed=46)
     proxy.inject("logs.PutLogEvents", "log_rejection", times=1, too_old=3, too_new=18)
     report = invoke()
-    assert report["counters"]["LogEventsRestamped"] == 5
+    # The write holds the 20 items and the job's outcome: 3 too old, 21 - 18 too new.
+    assert report["counters"]["LogEventsRestamped"] == 3 + 3
     assert_exactly_once(world, 20)
+    assert len(world.log_records(derived=True)) == 1
 
 
 def test_log_events_rejected_even_when_stamped_now_fail_the_write(

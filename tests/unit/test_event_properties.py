@@ -131,6 +131,9 @@ def _value_at(detail: dict[str, Any], path: str) -> Any:
 @example({"eventData": {"n": list(range(60_000))}}, 0)  # no string worth a cut
 @example({"eventData": {"rawError": "\x00" * 100_000}}, 0)  # 6 bytes of JSON per byte
 @example({"event": "N" * 300_000, "eventData": {"rawError": "R" * 300_000}}, 0)
+# Found by this test: a cut inside a list, then the list folded into its text (the cut's path
+# was left in `truncated`, pointing into a string).
+@example({"eventData": [["0" * 1024], {f"k{i}": "v" * 9 for i in range(12_988)}]}, 0)
 def test_every_shaped_event_fits_both_sinks_and_round_trips(
     item: dict[str, Any], position: int
 ) -> None:

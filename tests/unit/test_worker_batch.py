@@ -13,6 +13,7 @@ import pytest
 from local.esm_emulator import MappingConfig, lambda_sqs_event
 from mgn_exporter.deadline import Deadline
 from mgn_exporter.errors import QueueUnavailable
+from mgn_exporter.metric_names import StepDurations
 from mgn_exporter.observability import logger
 from mgn_exporter.reports import AccountReport
 from mgn_exporter.work_request import REASON_CONTINUATION, REASON_SCHEDULE, WorkRequest
@@ -71,6 +72,7 @@ class ScriptedExporter:
         until_deadline: frozenset[str] = frozenset(),
         takes: dict[str, float] | None = None,
     ) -> None:
+        self.durations = StepDurations()
         self.clock = clock
         self.reports = reports or {}
         self.until_deadline = until_deadline
