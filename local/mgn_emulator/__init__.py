@@ -10,10 +10,10 @@ Three ways to use it:
 * ``MgnEmulator`` in a test: set up accounts, jobs and items, source servers, waves and
   applications, inject faults, set the clock.
 * A simulated migration programme (``programme.generate_programme``: accounts, one of them
-  uninitialized, waves of test and cutover jobs, job logs in MGN's order with failures, and
-  the inventory naming their servers: MGN waves, applications, hostnames), played by
-  ``emu.play(programme)`` as the simulated clock passes each job's and item's time
-  (``playback``).
+  uninitialized, waves of test and cutover jobs, job logs in MGN's order with failures, the
+  launched servers' instances and post-launch actions, and the inventory naming their
+  servers: MGN waves, applications, hostnames), played by ``emu.play(programme)`` as the
+  simulated clock passes each job's, item's and action's time (``playback``).
 * ``python -m local.mgn_emulator --port N [--accounts --jobs --seed --speed ...]``: a programme
   served until Ctrl-C, the clock running at ``--speed`` (see ``mgn_emulator.cli``).
 
@@ -26,6 +26,11 @@ Knobs: ``set_fault_rates(throttle, server_error)`` answers that share of all cal
 ThrottlingException (429, ``Retry-After``) or a 5xx (InternalServerException or a bare 503),
 seeded; ``token_ttl_seconds`` (simulated); ``max_page_size`` (short pages); ``inject_fault``
 for exact faults on exact calls. ``injected_faults`` counts what was answered.
+
+Launch outcomes (DescribeJobs' ``participatingServers``): ``set_launch_status``,
+``set_launched_instance`` (``launchedEc2InstanceID``), ``set_ssm_agent_discovered`` and
+``set_post_launch_action`` (``postLaunchActionsStatus``: one execution added, or updated
+by its executionID).
 
 Inventory (what names a job log event's server, application and wave): ``add_wave``,
 ``add_application(wave_id=...)``, ``rename_wave``/``rename_application`` (at ``when``),
@@ -75,6 +80,15 @@ Simplifications and choices where MGN's behaviour is not documented:
   in ascending creationDateTime, then jobID. ``endDateTime`` only when COMPLETED;
   ``launchStatus`` derives from the job (PENDING, IN_PROGRESS, then LAUNCHED or
   TERMINATED) unless set with ``set_launch_status``; ``tags`` is always present.
+* A participating server has ``launchedEc2InstanceID`` only once set, and
+  ``postLaunchActionsStatus`` only once it has an SSM agent discovery time or an execution;
+  within it, ``ssmAgentDiscoveryDatetime`` and ``postLaunchActionsLaunchStatusList`` are
+  each left out while absent or empty (MGN's JSON for these states is not documented). An
+  execution has executionID, executionStatus, ssmDocumentType and ssmDocument (actionName,
+  ssmDocumentName, timeoutSeconds, mustSucceedForCutover, then parameters and
+  externalParameters when given), failureReason only when given; executions keep the order
+  they were added in. Nothing ties them to the job's status or launch status (a job can be
+  COMPLETED while its actions run, as in MGN), nor runs anything: there is no SSM.
 * DescribeSourceServers: servers in insertion order, created implicitly from a job's
   ``source_server_ids`` (READY_FOR_TEST, AGENT_BASED) or with ``add_source_server``;
   rendered with sourceServerID, arn, isArchived, tags (``Name`` when given),
@@ -98,6 +112,15 @@ Simplifications and choices where MGN's behaviour is not documented:
   follow the jobs), jobs go from ``STARTED`` to ``COMPLETED`` (never ``PENDING``), and only
   launch jobs are generated (no ``TERMINATE`` or ``DIAGNOSTIC`` jobs). A skipped server's
   launchStatus is ``FAILED``. The rawError texts are made up in MGN's style.
+* A programme's post-launch actions (``post_launch``) come from a small made-up catalogue
+  named after MGN's predefined actions (``AWSMigration-*`` SSM documents, the CloudWatch
+  agent's) plus one custom Command document (``Join-ADDomain``); their document types,
+  timeouts, parameters, durations and SSM-style failure reasons are made up, not MGN's.
+  They run one after the other, each to its end whether an earlier one failed or not, and
+  end before the programme's live window does.
+* ``ProgrammeSpec.late_item_share`` (default 0) makes that share of jobs show ``COMPLETED``
+  (with endDateTime = their JOB_END's time) 20-90 simulated seconds before their last 1-2
+  items are readable: a log that lags its job's status, which MGN does not promise against.
 """
 
 from local.mgn_emulator.emulator import MgnEmulator

@@ -9,7 +9,8 @@ items appear as it passes their times. ``--speed 0`` shows the whole programme a
 
 Knobs: ``--throttle-rate`` and ``--error-rate`` answer that share of calls with
 ThrottlingException or a 5xx; ``--token-ttl`` is the nextToken lifetime in simulated
-seconds; ``--page-size`` caps every page (short pages).
+seconds; ``--page-size`` caps every page (short pages); ``--late-item-share`` makes that
+share of jobs show COMPLETED 20-90 simulated seconds before their last items are readable.
 """
 
 from __future__ import annotations
@@ -43,6 +44,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     world.add_argument("--jobs", type=int, default=40)
     world.add_argument("--seed", type=int, default=1)
     world.add_argument("--failure-rate", type=float, default=1.0, help="scales every failure")
+    world.add_argument(
+        "--late-item-share",
+        type=float,
+        default=0.0,
+        help="share of jobs COMPLETED before their last items are readable",
+    )
     world.add_argument("--history-days", type=float, default=3.0, help="0: no history")
     world.add_argument("--live-minutes", type=float, default=50.0)
     world.add_argument("--speed", type=float, default=10.0, help="0: all at once")
@@ -81,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         uninitialized=args.uninitialized,
         failure_rate=args.failure_rate,
+        late_item_share=args.late_item_share,
     )
     programme = generate_programme(spec, timeline, caller_account=args.caller_account)
     emulator = MgnEmulator(
@@ -122,7 +130,10 @@ def _print_banner(emulator: MgnEmulator, programme: Programme, progress: Playbac
         f"  {len(inventory.waves)} waves, {len(inventory.applications)} applications, "
         f"{len(inventory.servers)} source servers (over the accounts)"
     )
-    print(f"  {progress.jobs_total} jobs, {progress.items_total} items; Ctrl-C to stop")
+    print(
+        f"  {progress.jobs_total} jobs, {progress.items_total} items, "
+        f"{progress.actions_total} post-launch actions; Ctrl-C to stop"
+    )
     print(_progress_line(emulator.now(), progress), flush=True)
 
 
@@ -130,5 +141,6 @@ def _progress_line(now: datetime, progress: PlaybackProgress) -> str:
     return (
         f"sim {format_datetime(now)}  jobs {progress.jobs_created}/{progress.jobs_total} "
         f"({progress.jobs_completed} completed)  items "
-        f"{progress.items_revealed}/{progress.items_total}"
+        f"{progress.items_revealed}/{progress.items_total}  post-launch actions "
+        f"{progress.actions_ended}/{progress.actions_total} ended"
     )

@@ -14,7 +14,7 @@ from local.mgn_emulator.faults import FaultBook, FaultRates
 from local.mgn_emulator.playback import Playback
 from local.mgn_emulator.server import EmulatorHTTPServer
 from local.mgn_emulator.service import MgnService, Settings
-from local.mgn_emulator.store import Store
+from local.mgn_emulator.store import PostLaunchExecution, Store
 from local.mgn_emulator.timefmt import as_utc
 from local.mgn_emulator.tokens import TokenCodec
 
@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
     from local.mgn_emulator.inventory import Inventory
     from local.mgn_emulator.programme import Programme
+
+
+# timeoutSeconds of a post-launch action when not given (the emulator's choice).
+DEFAULT_ACTION_TIMEOUT_SECONDS = 600
 
 
 class MgnEmulator(BackgroundServer):
@@ -189,6 +193,62 @@ class MgnEmulator(BackgroundServer):
     ) -> None:
         """Override one participating server's launchStatus (None: derive it from the job)."""
         self._store.set_launch_status(account_id, job_id, source_server_id, launch_status)
+
+    def set_launched_instance(
+        self, account_id: str, job_id: str, source_server_id: str, instance_id: str | None
+    ) -> None:
+        """The EC2 instance the job launched for the server (``launchedEc2InstanceID``);
+        None: none (the member is left out)."""
+        self._store.set_launched_instance(account_id, job_id, source_server_id, instance_id)
+
+    def set_ssm_agent_discovered(
+        self,
+        account_id: str,
+        job_id: str,
+        source_server_id: str,
+        when: datetime | None = None,
+    ) -> None:
+        """When the SSM agent on the server's launched instance was discovered
+        (``postLaunchActionsStatus.ssmAgentDiscoveryDatetime``; default: now)."""
+        self._store.set_ssm_agent_discovered(account_id, job_id, source_server_id, self._when(when))
+
+    def set_post_launch_action(
+        self,
+        account_id: str,
+        job_id: str,
+        source_server_id: str,
+        *,
+        execution_id: str,
+        action_name: str,
+        document_name: str,
+        status: str,
+        document_type: str = "AUTOMATION",
+        must_succeed: bool = False,
+        timeout_seconds: int = DEFAULT_ACTION_TIMEOUT_SECONDS,
+        failure_reason: str | None = None,
+        parameters: dict[str, list[dict[str, str]]] | None = None,
+        external_parameters: dict[str, dict[str, str]] | None = None,
+    ) -> None:
+        """Add one post-launch action execution to the server in the job, or set the one with
+        ``execution_id`` to exactly what is given (it keeps its place in the list).
+
+        ``status``: IN_PROGRESS, SUCCESS or FAILED; ``document_type``: AUTOMATION or COMMAND;
+        ``parameters``: ``{name: [{"parameterType": "STRING", "parameterName": ...}]}`` (SSM
+        Parameter Store references), ``external_parameters``: ``{name: {"dynamicPath": ...}}``.
+        Every value is checked against the model."""
+        execution = PostLaunchExecution(
+            execution_id=execution_id,
+            action_name=action_name,
+            document_name=document_name,
+            document_type=document_type,
+            status=status,
+            must_succeed=must_succeed,
+            timeout_seconds=timeout_seconds,
+            failure_reason=failure_reason,
+            parameters=parameters,
+            external_parameters=external_parameters,
+        )
+        self._store.set_post_launch_action(account_id, job_id, source_server_id, execution)
 
     def add_source_server(
         self,

@@ -29,13 +29,32 @@ How a programme looks:
 * Failures are drawn at fixed chances scaled by ``failure_rate``; when it is above 0, the
   first live job always has one failed conversion attempt (then a good retry) and one live
   cutover job (if any) always has a failed launch, so that every programme shows both.
+* Launch outcomes (``mgn_emulator.post_launch``): each LAUNCHED server of a job has its
+  launched instance (its LAUNCH_START item's targetInstanceID), an SSM agent discovered a
+  little after the job's end and 2-4 post-launch actions (MGN-style SSM documents) that go
+  IN_PROGRESS, then SUCCESS or FAILED, mostly after the job shows COMPLETED, and before the
+  live window ends (compressed, for the last jobs, to fit). Failures scale with
+  ``failure_rate``; when it is above 0 and some live cutover job launched a server, one such
+  job has a failed action with mustSucceedForCutover (and the forced launch failure above
+  gives a live cutover job a FAILED server in a COMPLETED job).
+  ``Programme.post_launch_actions()`` and ``Programme.server_outcomes()`` list how they end
+  (ground truth).
+* Late items (``late_item_share``, default 0: none): that share of the jobs (at least one
+  when above 0, drawn from a stream of its own) shows COMPLETED at its JOB_END's time, and
+  its last 1-2 items become readable 20-90 s later (less if the live window, or for a history
+  job its start, comes sooner). Only when those items are readable (``PlannedItem.shown``)
+  changes; their logDateTime stays.
 * Its inventory (``mgn_emulator.inventory``): every server a job names has a hostname, fqdn,
   Name tag and (but one, in a programme of four servers or more) an application, in an MGN
   wave per programme wave and account ("Wave 1 - Finance"), created two weeks before the
   programme starts. The first live job's wave is renamed halfway through that job. Drawn
   from a random stream of its own, so the jobs and items a seed gives did not change.
 
-The rawError texts are made up in the style of MGN's, not copied from it.
+Post-launch actions and late items too are drawn from streams of their own: the accounts,
+jobs, ids, items and inventory a seed gives are the same with or without them, and turning
+late items on changes no post-launch action.
+
+The rawError and failureReason texts are made up in the style of MGN's and SSM's, not copied.
 """
 
 from __future__ import annotations
@@ -43,11 +62,17 @@ from __future__ import annotations
 import random
 import string
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from local.mgn_emulator.inventory import Inventory, ServerGroup, plan_inventory, renamed
+from local.mgn_emulator.post_launch import (
+    JobOutline,
+    LaunchedServer,
+    PlannedLaunch,
+    plan_post_launch,
+)
 from local.mgn_emulator.timefmt import as_utc, make_item
 
 MAX_ATTEMPTS = 3
@@ -65,6 +90,9 @@ P_CONVERSION_FAIL = 0.12  # per attempt
 P_LAUNCH_FAIL = 0.06
 P_CLEANUP_FAIL = 0.03
 SERVER_COUNT_WEIGHTS = (2, 3, 3, 2, 1)  # 1..5 servers in a job
+# A late job's last items become readable this long after it shows COMPLETED.
+LATE_ITEM_SECONDS = (20.0, 90.0)
+LATE_ITEMS = (1, 2)
 
 SNAPSHOT_ERRORS = (
     "Failed to take snapshot: SnapshotCreationPerVolumeRateExceeded: The maximum per volume "
@@ -100,6 +128,8 @@ class ProgrammeSpec:
     uninitialized: int = 1  # capped at accounts - 1: the caller's is always initialized
     history_share: float = 0.3
     failure_rate: float = 1.0
+    # The share of jobs that show COMPLETED before their last items are readable (0: none).
+    late_item_share: float = 0.0
 
     def __post_init__(self) -> None:
         if self.accounts < 1:
@@ -110,6 +140,8 @@ class ProgrammeSpec:
             raise ValueError("history_share must be between 0 and 1")
         if self.failure_rate < 0:
             raise ValueError("failure_rate must not be negative")
+        if not 0.0 <= self.late_item_share <= 1.0:
+            raise ValueError("late_item_share must be between 0 and 1")
 
 
 @dataclass(frozen=True)
@@ -136,8 +168,14 @@ class PlannedAccount:
 
 @dataclass(frozen=True)
 class PlannedItem:
-    at: datetime
+    at: datetime  # its logDateTime
     item: dict[str, Any]
+    # When it becomes readable, if later than ``at`` (a late item).
+    shown: datetime | None = None
+
+    @property
+    def visible_at(self) -> datetime:
+        return self.at if self.shown is None else self.shown
 
 
 @dataclass(frozen=True)
@@ -152,10 +190,40 @@ class PlannedJob:
     source_server_ids: tuple[str, ...]
     launch_statuses: dict[str, str]
     items: tuple[PlannedItem, ...]
+    # Its LAUNCHED servers' instances and post-launch actions, in the servers' order.
+    launches: tuple[PlannedLaunch, ...] = ()
 
     @property
     def tags(self) -> dict[str, str]:
         return {"wave": f"wave-{self.wave:02d}"}
+
+    @property
+    def late_items(self) -> int:
+        """How many of its last items become readable after it shows COMPLETED."""
+        return sum(1 for planned in self.items if planned.visible_at > self.ended)
+
+
+class PostLaunchOutcome(NamedTuple):
+    """One planned post-launch action execution and how it ends (ground truth)."""
+
+    account_id: str
+    job_id: str
+    source_server_id: str
+    execution_id: str
+    action_name: str
+    final_status: str  # SUCCESS or FAILED
+    must_succeed: bool
+    statuses_reached: tuple[str, ...]  # in order: ("IN_PROGRESS", final_status)
+
+
+class ServerOutcome(NamedTuple):
+    """A job's participating server as it ends."""
+
+    account_id: str
+    job_id: str
+    source_server_id: str
+    launch_status: str  # LAUNCHED or FAILED
+    launched_instance_id: str | None  # only when LAUNCHED
 
 
 @dataclass(frozen=True)
@@ -175,11 +243,53 @@ class Programme:
         """The accounts whose items an exporter can read (MGN initialized)."""
         return [account.account_id for account in self.accounts if account.initialized]
 
+    @property
+    def action_count(self) -> int:
+        """Post-launch action executions planned, over all jobs."""
+        return sum(len(launch.executions) for job in self.jobs for launch in job.launches)
+
     def items(self) -> Iterator[tuple[PlannedJob, int, PlannedItem]]:
         """Every item with its job and position in the job's log."""
         for job in self.jobs:
             for position, planned in enumerate(job.items):
                 yield job, position, planned
+
+    def post_launch_actions(self) -> list[PostLaunchOutcome]:
+        """Every planned post-launch action execution with its final status, in programme
+        order (job, server, execution)."""
+        return [
+            PostLaunchOutcome(
+                job.account_id,
+                job.job_id,
+                launch.source_server_id,
+                execution.execution_id,
+                execution.action_name,
+                execution.final_status,
+                execution.must_succeed,
+                execution.statuses,
+            )
+            for job in self.jobs
+            for launch in job.launches
+            for execution in launch.executions
+        ]
+
+    def server_outcomes(self) -> list[ServerOutcome]:
+        """Every job's participating servers with their final launch status and launched
+        instance, in programme order."""
+        outcomes: list[ServerOutcome] = []
+        for job in self.jobs:
+            instances = {launch.source_server_id: launch.instance_id for launch in job.launches}
+            for server in job.source_server_ids:
+                outcomes.append(
+                    ServerOutcome(
+                        job.account_id,
+                        job.job_id,
+                        server,
+                        job.launch_statuses[server],
+                        instances.get(server),
+                    )
+                )
+        return outcomes
 
 
 @dataclass
@@ -211,6 +321,7 @@ def generate_programme(
     force_launch = rng.choice(cutovers) if cutovers and spec.failure_rate > 0 else None
 
     jobs: list[PlannedJob] = []
+    scales: list[float] = []
     for index, slot in enumerate(slots):
         live_index = index - history_count
         steps, statuses = _job_steps(
@@ -225,10 +336,81 @@ def generate_programme(
         else:
             start, scale = _live_start(rng, timeline, live_index, len(live_slots), steps)
         jobs.append(_planned_job(rng, slot, steps, statuses, start, scale, live_index >= 0))
+        scales.append(scale)
+    # Each from a random stream of its own: the jobs and items above do not change.
+    jobs = _with_post_launch(spec, timeline, jobs, scales)
+    jobs = _with_late_items(spec, timeline, jobs)
     inventory = plan_inventory(spec.seed, _server_groups(jobs), _inventory_start(timeline))
     return Programme(
         caller_account, tuple(accounts), tuple(jobs), timeline, _mid_run_rename(inventory, jobs)
     )
+
+
+def _bound(timeline: Timeline, job: PlannedJob) -> datetime:
+    """What happens after a job's end ends before this: the end of the live window for a live
+    job, its start for a history job (so a programme is over when its window is)."""
+    return as_utc(timeline.live_end if job.live else timeline.live_start)
+
+
+def _with_post_launch(
+    spec: ProgrammeSpec, timeline: Timeline, jobs: list[PlannedJob], scales: list[float]
+) -> list[PlannedJob]:
+    outlines = [
+        JobOutline(
+            account_id=job.account_id,
+            servers=_launched_servers(job),
+            ended=job.ended,
+            bound=_bound(timeline, job),
+            scale=scale,
+            live_cutover=job.live and job.initiated_by == "START_CUTOVER",
+        )
+        for job, scale in zip(jobs, scales, strict=True)
+    ]
+    launches = plan_post_launch(spec.seed, spec.failure_rate, outlines)
+    return [replace(job, launches=planned) for job, planned in zip(jobs, launches, strict=True)]
+
+
+def _launched_servers(job: PlannedJob) -> tuple[LaunchedServer, ...]:
+    """The job's LAUNCHED servers with the instance of their LAUNCH_START item."""
+    starts = {
+        planned.item["eventData"]["sourceServerID"]: planned
+        for planned in job.items
+        if planned.item["event"] == "LAUNCH_START"
+    }
+    return tuple(
+        LaunchedServer(
+            server, starts[server].item["eventData"]["targetInstanceID"], starts[server].at
+        )
+        for server in job.source_server_ids
+        if job.launch_statuses[server] == "LAUNCHED"
+    )
+
+
+def late_items_random(seed: int) -> random.Random:
+    return random.Random(f"mgn-emulator-late-items:{seed}")
+
+
+def _with_late_items(
+    spec: ProgrammeSpec, timeline: Timeline, jobs: list[PlannedJob]
+) -> list[PlannedJob]:
+    """``late_item_share`` of the jobs (at least one when above 0) show COMPLETED at their
+    JOB_END's time and their last 1-2 items 20-90 s later (less when the job ends closer than
+    that to its bound)."""
+    if spec.late_item_share <= 0 or not jobs:
+        return jobs
+    rng = late_items_random(spec.seed)
+    count = max(1, round(len(jobs) * spec.late_item_share))
+    late = list(jobs)
+    for index in sorted(rng.sample(range(len(jobs)), count)):
+        job = jobs[index]
+        last = rng.choice(LATE_ITEMS)
+        delay = rng.uniform(*LATE_ITEM_SECONDS)
+        gap = (_bound(timeline, job) - job.ended).total_seconds()
+        room = max(0.0, gap - min(1.0, gap / 2))
+        shown = job.ended + timedelta(seconds=round(min(delay, room), 3))
+        items = job.items[:-last] + tuple(replace(p, shown=shown) for p in job.items[-last:])
+        late[index] = replace(job, items=items)
+    return late
 
 
 def _server_groups(jobs: list[PlannedJob]) -> list[ServerGroup]:

@@ -11,7 +11,14 @@ from typing import Any
 
 from local.mgn_emulator.clock import SimClock
 from local.mgn_emulator.errors import access_denied, field_error, uninitialized
-from local.mgn_emulator.store import Application, Job, SourceServer, Store, Wave
+from local.mgn_emulator.store import (
+    Application,
+    Job,
+    PostLaunchExecution,
+    SourceServer,
+    Store,
+    Wave,
+)
 from local.mgn_emulator.timefmt import format_datetime, parse_datetime, sort_key
 from local.mgn_emulator.tokens import TokenCodec, TokenError
 
@@ -230,11 +237,7 @@ class MgnService:
             "creationDateTime": format_datetime(job.created),
             "status": job.status,
             "participatingServers": [
-                {
-                    "sourceServerID": server_id,
-                    "launchStatus": job.launch_statuses.get(server_id, _launch_status(job)),
-                }
-                for server_id in job.source_server_ids
+                _render_participant(job, server_id) for server_id in job.source_server_ids
             ],
             "tags": dict(job.tags),
         }
@@ -284,6 +287,52 @@ class MgnService:
             "lastModifiedDateTime": format_datetime(wave.modified),
             "tags": dict(wave.tags),
         }
+
+
+def _render_participant(job: Job, server_id: str) -> dict[str, Any]:
+    """A ParticipatingServer: its launch status, and its launched instance and post-launch
+    actions' status only when it has them (MGN leaves absent members out)."""
+    rendered: dict[str, Any] = {
+        "sourceServerID": server_id,
+        "launchStatus": job.launch_statuses.get(server_id, _launch_status(job)),
+    }
+    instance = job.launched_instances.get(server_id)
+    if instance is not None:
+        rendered["launchedEc2InstanceID"] = instance
+    status: dict[str, Any] = {}
+    discovered = job.ssm_discovered.get(server_id)
+    if discovered is not None:
+        status["ssmAgentDiscoveryDatetime"] = format_datetime(discovered)
+    executions = job.post_launch.get(server_id, {})
+    if executions:
+        status["postLaunchActionsLaunchStatusList"] = [
+            _render_execution(execution) for execution in executions.values()
+        ]
+    if status:
+        rendered["postLaunchActionsStatus"] = status
+    return rendered
+
+
+def _render_execution(execution: PostLaunchExecution) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "actionName": execution.action_name,
+        "ssmDocumentName": execution.document_name,
+        "timeoutSeconds": execution.timeout_seconds,
+        "mustSucceedForCutover": execution.must_succeed,
+    }
+    if execution.parameters is not None:
+        document["parameters"] = copy.deepcopy(execution.parameters)
+    if execution.external_parameters is not None:
+        document["externalParameters"] = copy.deepcopy(execution.external_parameters)
+    rendered: dict[str, Any] = {
+        "executionID": execution.execution_id,
+        "executionStatus": execution.status,
+        "ssmDocumentType": execution.document_type,
+        "ssmDocument": document,
+    }
+    if execution.failure_reason is not None:
+        rendered["failureReason"] = execution.failure_reason
+    return rendered
 
 
 def _wanted(value: str | None, wanted: Collection[str]) -> bool:

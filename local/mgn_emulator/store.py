@@ -1,5 +1,6 @@
-"""In-memory MGN state: accounts, jobs (with their append-only logs), source servers, and
-the waves and applications that group the servers.
+"""In-memory MGN state: accounts, jobs (with their append-only logs and, per participating
+server, its launched instance and post-launch actions), source servers, and the waves and
+applications that group the servers.
 
 The store checks the inputs of the test-facing API (job ids, enums) so that mistakes in
 test set-up fail loudly, but stores log items verbatim, however malformed.
@@ -18,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from local.mgn_emulator.model import service_model
+from local.mgn_emulator.validation import summary, validate_value
 
 _ALNUM = string.ascii_letters + string.digits
 
@@ -36,6 +38,8 @@ JOB_STATUSES = _enum("JobStatus")
 LAUNCH_STATUSES = _enum("LaunchStatus")
 LIFE_CYCLE_STATES = _enum("LifeCycleState")
 REPLICATION_TYPES = _enum("ReplicationType")
+EXECUTION_STATUSES = _enum("PostLaunchActionExecutionStatus")
+SSM_DOCUMENT_TYPES = _enum("SsmDocumentType")
 _JOB_ID = _pattern("JobID")
 _SOURCE_SERVER_ID = _pattern("SourceServerID")
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")
@@ -66,6 +70,14 @@ def _check_text(kind: str, value: str, shape_name: str) -> str:
     return value
 
 
+def _check_shape(kind: str, value: Any, shape_name: str) -> Any:
+    """``value`` if the model's shape ``shape_name`` (any kind) allows it."""
+    problems = validate_value(service_model().shape_for(shape_name), value, kind)
+    if problems:
+        raise ValueError(f"invalid {kind}: {summary(problems)}")
+    return value
+
+
 @dataclass
 class Account:
     account_id: str
@@ -88,6 +100,32 @@ class Job:
     items: list[Any] = field(default_factory=list)
     # DescribeJobs answers that leave the job out still (a listing that misses a job).
     hidden_from_listings: int = 0
+    # Per participating server: the EC2 instance it launched, when the SSM agent on it was
+    # discovered, and its post-launch action executions (by execution id, insertion order).
+    launched_instances: dict[str, str] = field(default_factory=dict)
+    ssm_discovered: dict[str, datetime] = field(default_factory=dict)
+    post_launch: dict[str, dict[str, PostLaunchExecution]] = field(default_factory=dict)
+
+    def require_server(self, source_server_id: str) -> None:
+        if source_server_id not in self.source_server_ids:
+            raise KeyError(f"{source_server_id} does not take part in job {self.job_id}")
+
+
+@dataclass
+class PostLaunchExecution:
+    """One post-launch action's SSM execution on a launched server (what MGN reports as a
+    JobPostLaunchActionsLaunchStatus)."""
+
+    execution_id: str
+    action_name: str
+    document_name: str
+    document_type: str
+    status: str
+    must_succeed: bool
+    timeout_seconds: int
+    failure_reason: str | None = None
+    parameters: dict[str, list[dict[str, str]]] | None = None
+    external_parameters: dict[str, dict[str, str]] | None = None
 
 
 @dataclass
@@ -248,14 +286,48 @@ class Store:
     ) -> None:
         with self.lock:
             job = self.job(account_id, job_id)
-            if source_server_id not in job.source_server_ids:
-                raise KeyError(f"{source_server_id} does not take part in job {job_id}")
+            job.require_server(source_server_id)
             if launch_status is None:
                 job.launch_statuses.pop(source_server_id, None)
             else:
                 job.launch_statuses[source_server_id] = _check(
                     "launch status", launch_status, LAUNCH_STATUSES
                 )
+
+    def set_launched_instance(
+        self, account_id: str, job_id: str, source_server_id: str, instance_id: str | None
+    ) -> None:
+        if instance_id is not None:
+            _check_text("EC2 instance id", instance_id, "EC2InstanceID")
+        with self.lock:
+            job = self.job(account_id, job_id)
+            job.require_server(source_server_id)
+            if instance_id is None:
+                job.launched_instances.pop(source_server_id, None)
+            else:
+                job.launched_instances[source_server_id] = instance_id
+
+    def set_ssm_agent_discovered(
+        self, account_id: str, job_id: str, source_server_id: str, when: datetime | None
+    ) -> None:
+        with self.lock:
+            job = self.job(account_id, job_id)
+            job.require_server(source_server_id)
+            if when is None:
+                job.ssm_discovered.pop(source_server_id, None)
+            else:
+                job.ssm_discovered[source_server_id] = when
+
+    def set_post_launch_action(
+        self, account_id: str, job_id: str, source_server_id: str, execution: PostLaunchExecution
+    ) -> None:
+        """Add the execution, or replace the one with its execution id where it stands."""
+        _check_execution(execution)
+        stored = copy.deepcopy(execution)
+        with self.lock:
+            job = self.job(account_id, job_id)
+            job.require_server(source_server_id)
+            job.post_launch.setdefault(source_server_id, {})[execution.execution_id] = stored
 
     # -- source servers ---------------------------------------------------------------------
 
@@ -461,6 +533,26 @@ class Store:
                 self.wave(account_id, wave_id)
             application.wave_id = wave_id
             application.modified = now
+
+
+def _check_execution(execution: PostLaunchExecution) -> None:
+    """Every value of an execution against the model (what DescribeJobs would render)."""
+    _check_text("execution id", execution.execution_id, "BoundedString")
+    _check_text("action name", execution.action_name, "BoundedString")
+    _check_text("SSM document name", execution.document_name, "SsmDocumentName")
+    _check("SSM document type", execution.document_type, SSM_DOCUMENT_TYPES)
+    _check("execution status", execution.status, EXECUTION_STATUSES)
+    if not isinstance(execution.must_succeed, bool):
+        raise ValueError(f"invalid must_succeed: {execution.must_succeed!r}")
+    _check_shape("timeout_seconds", execution.timeout_seconds, "StrictlyPositiveInteger")
+    if execution.failure_reason is not None:
+        _check_text("failure reason", execution.failure_reason, "BoundedString")
+    if execution.parameters is not None:
+        _check_shape("parameters", execution.parameters, "SsmDocumentParameters")
+    if execution.external_parameters is not None:
+        _check_shape(
+            "external_parameters", execution.external_parameters, "SsmDocumentExternalParameters"
+        )
 
 
 def _check_update(shape: str, name: str | None, description: str | None) -> None:

@@ -58,6 +58,15 @@ def validate(shape: StructureShape, params: Any) -> list[FieldProblem]:
     return problems
 
 
+def validate_value(shape: Shape, value: Any, path: str) -> list[FieldProblem]:
+    """All constraint violations of one ``value`` against ``shape`` (any kind), named from
+    ``path``: how the store checks a structured value it is given, such as an SSM document's
+    parameters."""
+    problems: list[FieldProblem] = []
+    _value(shape, value, path, problems)
+    return problems
+
+
 @cache
 def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)

@@ -177,11 +177,30 @@ def test_source_servers_have_identification_hints_name_tag_and_application(
 def test_raw_responses_hold_only_members_of_the_model_output_shapes(emu: MgnEmulator) -> None:
     """botocore's parser drops unknown members silently, so the raw bodies are checked
     against the output shapes with botocore's own validator (unknown members, types)."""
-    _three_servers_in_a_wave(emu)
+    ids = _three_servers_in_a_wave(emu)
     emu.add_wave(CALLER, name="Wave 2 - Retail")
     emu.add_source_server(CALLER)
+    # Jobs with every optional member of a participating server, and one without them.
+    job = emu.add_job(CALLER, initiated_by="START_CUTOVER", source_server_ids=[ids["server"]])
+    emu.add_job(CALLER, created=T0 + timedelta(minutes=1), source_server_ids=[ids["server"]])
+    emu.set_launched_instance(CALLER, job, ids["server"], "i-0a1b2c3d4e5f60718")
+    emu.set_ssm_agent_discovered(CALLER, job, ids["server"], T0 + timedelta(minutes=20))
+    emu.set_post_launch_action(
+        CALLER,
+        job,
+        ids["server"],
+        execution_id="7f0e5a8c-2b1d-4c3e-9f8a-6b5c4d3e2f10",
+        action_name="HTTP(S) response validation",
+        document_name="AWSMigration-ValidateHttpResponse",
+        status="FAILED",
+        must_succeed=True,
+        timeout_seconds=300,
+        failure_reason="Step fails when it is CheckResponse. Fail type: Exception.",
+        parameters={"url": [{"parameterType": "STRING", "parameterName": "check-url"}]},
+        external_parameters={"instance": {"dynamicPath": "launchedEc2InstanceID"}},
+    )
     validator = ParamValidator()
-    for operation in ("ListWaves", "ListApplications", "DescribeSourceServers"):
+    for operation in ("ListWaves", "ListApplications", "DescribeSourceServers", "DescribeJobs"):
         status, body = _raw(emu, operation, {"maxResults": 1})
         assert status == 200
         assert body["items"] and body["nextToken"]
@@ -189,6 +208,14 @@ def test_raw_responses_hold_only_members_of_the_model_output_shapes(emu: MgnEmul
         assert shape is not None
         report = validator.validate(body, shape)
         assert not report.has_errors(), report.generate_report()
+    (rendered,) = _raw(emu, "DescribeJobs", {"maxResults": 1})[1]["items"]
+    assert rendered["jobID"] == job
+    assert set(rendered["participatingServers"][0]) == {
+        "sourceServerID",
+        "launchStatus",
+        "launchedEc2InstanceID",
+        "postLaunchActionsStatus",
+    }
 
 
 # -- pagination -------------------------------------------------------------------------------

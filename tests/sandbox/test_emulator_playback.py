@@ -164,6 +164,8 @@ def test_python_dash_m_serves_a_programme_until_ctrl_c() -> None:
             "0",
             "--throttle-rate",
             "0",
+            "--late-item-share",
+            "0.5",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -189,8 +191,28 @@ def test_python_dash_m_serves_a_programme_until_ctrl_c() -> None:
                 jobs += _all_jobs(client, account)
             except client.exceptions.UninitializedAccountException:
                 continue
-        # --speed 0: the whole programme at once, every job complete.
+        # --speed 0: the whole programme at once, every job complete, every post-launch
+        # action ended, every (late) item readable.
         assert len(jobs) == 8 and all(job["status"] == "COMPLETED" for job in jobs)
+        executions = [
+            execution
+            for job in jobs
+            for server in job["participatingServers"]
+            for execution in server.get("postLaunchActionsStatus", {}).get(
+                "postLaunchActionsLaunchStatusList", []
+            )
+        ]
+        assert executions
+        assert all(e["executionStatus"] in ("SUCCESS", "FAILED") for e in executions)
+        for account in [CALLER, *managed]:
+            kwargs = {} if account == CALLER else {"accountID": account}
+            try:
+                listed = _all_jobs(client, account)
+            except client.exceptions.UninitializedAccountException:
+                continue
+            for job in listed:
+                log = client.describe_job_log_items(jobID=job["jobID"], **kwargs)["items"]
+                assert log[-1]["event"] == "JOB_END"
     finally:
         os.kill(process.pid, signal.SIGINT)
         out, err = process.communicate(timeout=30)

@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from local.mgn_emulator.model import service_model
+from local.mgn_emulator.post_launch import CATALOGUE
 from local.mgn_emulator.programme import (
     MAX_ATTEMPTS,
     PlannedJob,
+    Programme,
     ProgrammeSpec,
     Timeline,
     generate_programme,
@@ -160,7 +162,15 @@ def test_failure_rate_zero_means_no_failures_and_no_history_without_a_start() ->
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"accounts": 0}, {"jobs": -1}, {"history_share": 1.5}, {"failure_rate": -1}]
+    "kwargs",
+    [
+        {"accounts": 0},
+        {"jobs": -1},
+        {"history_share": 1.5},
+        {"failure_rate": -1},
+        {"late_item_share": -0.1},
+        {"late_item_share": 1.5},
+    ],
 )
 def test_bad_specs_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
@@ -172,3 +182,109 @@ def test_bad_timelines_are_refused() -> None:
         Timeline(live_start=NOW, live_end=NOW)
     with pytest.raises(ValueError):
         Timeline(live_start=NOW - timedelta(hours=1), live_end=NOW, history_start=NOW)
+
+
+# -- launch outcomes and post-launch actions --------------------------------------------------
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+def _bound(programme: Programme, job: PlannedJob) -> datetime:
+    timeline = programme.timeline
+    return timeline.live_end if job.live else timeline.live_start
+
+
+def test_launched_servers_have_an_instance_a_discovery_and_two_to_four_actions() -> None:
+    programme = generate_programme(ProgrammeSpec(jobs=40), TIMELINE, caller_account=CALLER)
+    documents = {a.document: a for a in CATALOGUE}
+    action_sets: dict[tuple[str, str], list[str]] = {}
+    for job in programme.jobs:
+        launched = [s for s in job.source_server_ids if job.launch_statuses[s] == "LAUNCHED"]
+        assert [launch.source_server_id for launch in job.launches] == launched
+        for launch in job.launches:
+            start = next(
+                p
+                for p in job.items
+                if p.item["event"] == "LAUNCH_START"
+                and p.item["eventData"]["sourceServerID"] == launch.source_server_id
+            )
+            assert launch.instance_id == start.item["eventData"]["targetInstanceID"]
+            assert launch.launched == start.at
+            assert job.ended < launch.ssm_discovered
+            assert 2 <= len(launch.executions) <= 4
+            previous_end = launch.ssm_discovered
+            for execution in launch.executions:
+                action = documents[execution.document_name]
+                assert (execution.action_name, execution.document_type) == (
+                    action.name,
+                    action.document_type,
+                )
+                assert execution.must_succeed == action.must_succeed
+                assert previous_end < execution.started < execution.ended
+                previous_end = execution.ended
+                assert UUID.fullmatch(execution.execution_id)
+                assert (execution.final_status == "FAILED") == bool(execution.failure_reason)
+                assert len(execution.failure_reason or "") <= 256
+            assert previous_end < _bound(programme, job)
+            # The server's launch configuration: the same actions in its test and cutover.
+            names = [e.action_name for e in launch.executions]
+            key = (job.account_id, launch.source_server_id)
+            assert action_sets.setdefault(key, names) == names
+    ids = [a.execution_id for a in programme.post_launch_actions()]
+    assert len(ids) == len(set(ids)) == programme.action_count
+
+
+def test_every_programme_shows_a_failed_must_succeed_action_and_a_failed_server() -> None:
+    for seed in range(8):
+        programme = generate_programme(
+            ProgrammeSpec(accounts=3, jobs=6, seed=seed), TIMELINE, caller_account=CALLER
+        )
+        cutovers = {
+            j.job_id: j for j in programme.jobs if j.live and j.initiated_by == "START_CUTOVER"
+        }
+        assert any("FAILED" in j.launch_statuses.values() for j in cutovers.values())
+        if any(j.launches for j in cutovers.values()):
+            assert any(
+                a.job_id in cutovers and a.must_succeed and a.final_status == "FAILED"
+                for a in programme.post_launch_actions()
+            )
+
+
+def test_failure_rate_zero_means_every_action_succeeds() -> None:
+    programme = generate_programme(
+        ProgrammeSpec(jobs=30, failure_rate=0.0), TIMELINE, caller_account=CALLER
+    )
+    outcomes = programme.post_launch_actions()
+    assert outcomes and all(a.final_status == "SUCCESS" for a in outcomes)
+    assert all(a.statuses_reached == ("IN_PROGRESS", "SUCCESS") for a in outcomes)
+    servers = programme.server_outcomes()
+    assert all(s.launch_status == "LAUNCHED" and s.launched_instance_id for s in servers)
+
+
+def test_failures_scale_with_the_failure_rate() -> None:
+    def failed(rate: float) -> int:
+        programme = generate_programme(
+            ProgrammeSpec(jobs=40, failure_rate=rate), TIMELINE, caller_account=CALLER
+        )
+        return sum(a.final_status == "FAILED" for a in programme.post_launch_actions())
+
+    assert failed(0.2) < failed(1.0) < failed(4.0)
+
+
+def test_late_items_are_the_last_one_or_two_of_the_share_of_jobs() -> None:
+    programme = generate_programme(
+        ProgrammeSpec(jobs=40, late_item_share=0.25), TIMELINE, caller_account=CALLER
+    )
+    late = [job for job in programme.jobs if job.late_items]
+    assert len(late) == 10
+    for job in late:
+        assert job.late_items in (1, 2)
+        shown = job.items[-1].visible_at
+        assert all(p.visible_at == shown for p in job.items[-job.late_items :])
+        assert all(p.shown is None for p in job.items[: -job.late_items])
+        assert job.ended < shown < _bound(programme, job)
+    assert all(
+        p.shown is None
+        for job in generate_programme(ProgrammeSpec(jobs=40), TIMELINE, caller_account=CALLER).jobs
+        for p in job.items
+    )
