@@ -9,11 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from mgn_exporter import checkpoint_store, events
+from mgn_exporter import checkpoint_store, derived_events, events
 
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 LAMBDA_SRC_DIR: Final = REPO_ROOT / "lambda_src"
 SCHEMA_FILE: Final = REPO_ROOT / "schema" / "mgn-job-log-event.schema.json"
+# Every published Detail schema, by DetailType (the derived events' too).
+SCHEMA_FILES: Final = {
+    events.DETAIL_TYPE: SCHEMA_FILE,
+    derived_events.JOB_OUTCOME: REPO_ROOT / "schema" / "mgn-job-outcome.schema.json",
+    derived_events.POST_LAUNCH_ACTION: REPO_ROOT / "schema" / "mgn-post-launch-action.schema.json",
+}
 CDK_JSON_FILE: Final = REPO_ROOT / "cdk.json"
 
 STACK_NAME: Final = "MgnJobLogExporter"

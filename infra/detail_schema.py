@@ -1,8 +1,9 @@
 """The JSON Schema (draft 4, as EventBridge's schema registry takes it) of the event Detail.
 
 Built from the same constants `mgn_exporter/events.py` shapes events with;
-`schema/mgn-job-log-event.schema.json` is this module's output
-(`python -m infra.detail_schema > schema/...`), and a test fails when the two differ. The stack
+`schema/mgn-job-log-event.schema.json` is this module's output, and the derived events'
+schemas are infra/derived_schema.py's (`python -m infra.detail_schema --write` writes all
+three), and a test fails when a file and its generator differ. The stack
 publishes the file (infra/event_schema.py); the Lambda package does not carry this module.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from mgn_exporter.events import (
@@ -20,6 +22,7 @@ from mgn_exporter.events import (
     TRUNCATION_MARKER,
 )
 
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema"
 NULLABLE_STRING = {"type": ["string", "null"]}
 # Present only sometimes: the names where MGN has them (inventory.py), cut values, durations.
 SOMETIMES_FIELDS = frozenset({"truncated", "durationSeconds", *NAME_FIELDS})
@@ -147,9 +150,27 @@ def _names(description: str, **members: str | None) -> dict[str, Any]:
     }
 
 
-def schema_text() -> str:
-    return json.dumps(detail_schema(), indent=2, ensure_ascii=False) + "\n"
+def schema_text(schema: dict[str, Any] | None = None) -> str:
+    return json.dumps(schema or detail_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def all_schemas() -> dict[Path, dict[str, Any]]:
+    """Every published schema by its file: the job log item's and the derived events'."""
+    from infra.derived_schema import job_outcome_schema, post_launch_action_schema
+
+    return {
+        SCHEMA_DIR / name: schema
+        for name, schema in (
+            ("mgn-job-log-event.schema.json", detail_schema()),
+            ("mgn-job-outcome.schema.json", job_outcome_schema()),
+            ("mgn-post-launch-action.schema.json", post_launch_action_schema()),
+        )
+    }
 
 
 if __name__ == "__main__":
-    sys.stdout.write(schema_text())
+    if sys.argv[1:] == ["--write"]:
+        for path, schema in all_schemas().items():
+            path.write_text(schema_text(schema), encoding="utf-8")
+    else:
+        sys.stdout.write(schema_text())

@@ -16,6 +16,7 @@ from constructs import Construct
 
 from infra import constants as c
 from infra.messaging import dead_letter_queue, encrypted_topic
+from mgn_exporter.derived_events import JOB_OUTCOME, POST_LAUNCH_ACTION
 
 # Every alert rule matches live items only. The first run of an account (or a new account)
 # reads `backfillDays` of history, and the exporter marks those items `backfill: true`: without
@@ -27,6 +28,25 @@ LIVE_ITEMS_ONLY: dict[str, Any] = {"backfill": [False]}
 def cutover_launch_failure_detail() -> dict[str, Any]:
     """Detail filter of the cutover launch failure rule."""
     return {"event": ["LAUNCH_FAILED"], "initiatedBy": ["START_CUTOVER"], **LIVE_ITEMS_ONLY}
+
+
+def failed_cutover_outcome_detail() -> dict[str, Any]:
+    """Detail filter of the rule on a cutover job that completed with servers that failed."""
+    return {
+        "initiatedBy": ["START_CUTOVER"],
+        "serversFailed": [{"numeric": [">", 0]}],
+        **LIVE_ITEMS_ONLY,
+    }
+
+
+def failed_required_action_detail() -> dict[str, Any]:
+    """Detail filter of the rule on a failed post-launch action that must succeed for
+    cutover (in any job: a test launch shows what the cutover would meet)."""
+    return {
+        "status": ["FAILED"],
+        "postLaunchAction": {"mustSucceedForCutover": [True]},
+        **LIVE_ITEMS_ONLY,
+    }
 
 
 def error_items_detail() -> dict[str, Any]:
@@ -105,7 +125,8 @@ class ExporterEventBus(Construct):
         )
 
     def add_alert_rules(self, alert_function: lambda_.IFunction) -> None:
-        """The two example rules, each into `alert_function`."""
+        """The example rules, each into `alert_function`: two on job log items, two on
+        derived events."""
         self.error_items_rule = self._alert_rule(
             "ErrorItemsRule",
             description="Any ERROR-severity MGN job log item (SNAPSHOT_FAIL, CONVERSION_FAIL, "
@@ -120,12 +141,36 @@ class ExporterEventBus(Construct):
             target=alert_function,
         )
 
+        self.failed_cutover_outcome_rule = self._alert_rule(
+            "FailedCutoverOutcomeRule",
+            description="A cutover job completed with servers that failed to launch "
+            "(MGN Job Outcome)",
+            detail=failed_cutover_outcome_detail(),
+            target=alert_function,
+            detail_type=JOB_OUTCOME,
+        )
+        self.failed_required_action_rule = self._alert_rule(
+            "FailedRequiredPostLaunchActionRule",
+            description="A post-launch action that must succeed for cutover failed "
+            "(MGN Post-Launch Action)",
+            detail=failed_required_action_detail(),
+            target=alert_function,
+            detail_type=POST_LAUNCH_ACTION,
+        )
+
     @property
     def rules(self) -> Sequence[events.Rule]:
-        return (self.error_items_rule, self.cutover_launch_failure_rule)
+        return (
+            self.error_items_rule,
+            self.cutover_launch_failure_rule,
+            self.failed_cutover_outcome_rule,
+            self.failed_required_action_rule,
+        )
 
-    def event_pattern(self, detail: Mapping[str, Any]) -> dict[str, Any]:
-        return {"source": [self.event_source], "detail-type": [c.DETAIL_TYPE], "detail": detail}
+    def event_pattern(
+        self, detail: Mapping[str, Any], detail_type: str = c.DETAIL_TYPE
+    ) -> dict[str, Any]:
+        return {"source": [self.event_source], "detail-type": [detail_type], "detail": detail}
 
     def _alert_rule(
         self,
@@ -134,6 +179,7 @@ class ExporterEventBus(Construct):
         description: str,
         detail: Mapping[str, Any],
         target: lambda_.IFunction,
+        detail_type: str = c.DETAIL_TYPE,
     ) -> events.Rule:
         rule = events.Rule(
             self,
@@ -146,7 +192,9 @@ class ExporterEventBus(Construct):
         # As JSON text, as CloudFormation takes a pattern with null in it (its object syntax
         # refuses null, and the CDK drops None from an object pattern).
         cfn_rule = cast(events.CfnRule, rule.node.default_child)
-        cfn_rule.add_property_override("EventPattern", json.dumps(self.event_pattern(detail)))
+        cfn_rule.add_property_override(
+            "EventPattern", json.dumps(self.event_pattern(detail, detail_type))
+        )
         rule.add_target(
             targets.LambdaFunction(
                 target,

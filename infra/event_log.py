@@ -28,7 +28,7 @@ SAVED_QUERIES: tuple[SavedQuery, ...] = (
         "FailuresByAccountAndServer",
         "Failures by account and server (last 24 hours)",
         "fields @timestamp, accountID, eventData.sourceServerID, jobID, event\n"
-        '| filter severity = "ERROR"\n'
+        '| filter severity = "ERROR" and not ispresent(detailType)\n'
         "| stats count(*) as failures, count_distinct(jobID) as jobs, latest(event) as lastEvent,"
         " latest(logDateTime) as lastFailureAt by accountID, eventData.sourceServerID\n"
         "| sort failures desc",
@@ -82,7 +82,7 @@ SAVED_QUERIES: tuple[SavedQuery, ...] = (
     SavedQuery(
         "FailedStepsPerWave",
         "Failed steps per wave (last 7 days)",
-        'filter severity = "ERROR"\n'
+        'filter severity = "ERROR" and not ispresent(detailType)\n'
         "| stats count(*) as failures, count_distinct(eventData.sourceServerID) as servers,"
         " count_distinct(application.name) as applications, latest(logDateTime) as lastFailureAt"
         " by wave.name, event\n"
@@ -115,7 +115,27 @@ SAVED_QUERIES: tuple[SavedQuery, ...] = (
     SavedQuery(
         "ItemsPerAccountPerHour",
         "Items per account per hour",
-        "stats count(*) as items by accountID, bin(1h) as hour\n| sort hour desc",
+        "filter not ispresent(detailType)\n"
+        "| stats count(*) as items by accountID, bin(1h) as hour\n"
+        "| sort hour desc",
+    ),
+    # The derived events' lines carry detailType (a job log item's line has none).
+    SavedQuery(
+        "JobOutcomes",
+        "Job outcomes: servers launched and failed, post-launch actions (last 7 days)",
+        'filter detailType = "MGN Job Outcome"\n'
+        "| fields endDateTime, accountID, jobID, initiatedBy, serversLaunched, serversFailed,"
+        " postLaunchActions.failed, postLaunchActions.mustSucceedFailed, durationSeconds\n"
+        "| sort endDateTime desc",
+    ),
+    SavedQuery(
+        "FailedPostLaunchActions",
+        "Failed post-launch actions by action and wave (last 7 days)",
+        'filter detailType = "MGN Post-Launch Action" and status = "FAILED"\n'
+        "| stats count(*) as failures, count_distinct(sourceServerID) as servers,"
+        " latest(postLaunchAction.failureReason) as lastReason"
+        " by postLaunchAction.actionName, postLaunchAction.mustSucceedForCutover, wave.name\n"
+        "| sort failures desc",
     ),
 )
 

@@ -12,9 +12,9 @@ from constructs import Construct
 from infra import constants as c
 
 
-def schema_name_for(event_source: str) -> str:
+def schema_name_for(event_source: str, detail_type: str = c.DETAIL_TYPE) -> str:
     # The "<source>@<DetailType>" form EventBridge schema discovery uses for its own schemas.
-    return f"{event_source}@{re.sub(r'[^A-Za-z0-9]', '', c.DETAIL_TYPE)}"
+    return f"{event_source}@{re.sub(r'[^A-Za-z0-9]', '', detail_type)}"
 
 
 def load_schema_text(path: Path = c.SCHEMA_FILE) -> str:
@@ -25,8 +25,13 @@ def load_schema_text(path: Path = c.SCHEMA_FILE) -> str:
     return json.dumps(document, separators=(",", ":"), sort_keys=True)
 
 
+# The job log item's schema keeps its first construct id (a new id would replace it).
+_CONSTRUCT_IDS = {c.DETAIL_TYPE: "Schema"}
+
+
 class EventSchema(Construct):
-    """A schema registry holding the JSON Schema (draft 4) of the events' Detail."""
+    """A schema registry holding the JSON Schema (draft 4) of each DetailType's Detail: the
+    job log item's and the derived events'."""
 
     def __init__(
         self,
@@ -35,7 +40,7 @@ class EventSchema(Construct):
         *,
         registry_name: str,
         event_source: str,
-        schema_file: Path = c.SCHEMA_FILE,
+        schema_files: dict[str, Path] = c.SCHEMA_FILES,
     ) -> None:
         super().__init__(scope, construct_id)
         self.registry = eventschemas.CfnRegistry(
@@ -44,12 +49,15 @@ class EventSchema(Construct):
             registry_name=registry_name,
             description=c.SCHEMA_REGISTRY_DESCRIPTION,
         )
-        self.schema = eventschemas.CfnSchema(
-            self,
-            "Schema",
-            registry_name=self.registry.attr_registry_name,
-            schema_name=schema_name_for(event_source),
-            type="JSONSchemaDraft4",
-            content=load_schema_text(schema_file),
-            description=f"Detail of '{c.DETAIL_TYPE}' events from {event_source}",
-        )
+        self.schemas = {
+            detail_type: eventschemas.CfnSchema(
+                self,
+                _CONSTRUCT_IDS.get(detail_type, re.sub(r"[^A-Za-z0-9]", "", detail_type)),
+                registry_name=self.registry.attr_registry_name,
+                schema_name=schema_name_for(event_source, detail_type),
+                type="JSONSchemaDraft4",
+                content=load_schema_text(path),
+                description=f"Detail of '{detail_type}' events from {event_source}",
+            )
+            for detail_type, path in schema_files.items()
+        }

@@ -11,6 +11,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from mgn_exporter.derived_events import JOB_OUTCOME, POST_LAUNCH_ACTION
+
 # SNS: a subject is at most 100 printable ASCII characters, on one line.
 SUBJECT_LIMIT = 100
 # A rawError can be long (a stack of reasons); the event in the log group keeps all of it.
@@ -29,6 +31,11 @@ _JOBS = {"START_CUTOVER": "cutover", "START_TEST": "test", "TERMINATE": "termina
 def alert_text(event: Mapping[str, Any]) -> tuple[str, str]:
     """(subject, message) for one EventBridge event of the exporter."""
     detail = _mapping(event.get("detail"))
+    detail_type = _text(detail.get("detailType"))
+    if detail_type == JOB_OUTCOME:
+        return _outcome_text(detail)
+    if detail_type == POST_LAUNCH_ACTION:
+        return _action_text(detail)
     data = _mapping(detail.get("eventData"))
     server = _mapping(detail.get("sourceServer"))
     application = _text(_mapping(detail.get("application")).get("name"))
@@ -51,6 +58,106 @@ def alert_text(event: Mapping[str, Any]) -> tuple[str, str]:
         _line("Target instance", _text(data.get("targetInstanceID"))),
         _line("Conversion server", _text(data.get("conversionServerID"))),
         _line("Error", _clip(_text(data.get("rawError")), ERROR_LIMIT)),
+        _line("Console", console_link(detail)),
+        _line("Event id", _text(detail.get("eventId"))),
+    ]
+    return _subject(subject), "\n".join(line for line in lines if line is not None)
+
+
+# An outcome lists this many failed servers; the event in the log group has them all.
+LISTED_SERVERS = 20
+SERVER_ERROR_LIMIT = 300
+
+
+def _outcome_text(detail: Mapping[str, Any]) -> tuple[str, str]:
+    """A job's outcome: how many servers launched, which failed and why."""
+    kind = _JOBS.get(_text(detail.get("initiatedBy")) or "", "job")
+    servers = [_mapping(s) for s in detail.get("participatingServers") or []]
+    failed = [s for s in servers if s.get("launchStatus") == "FAILED"]
+    total = detail.get("serversTotal")
+    waves = sorted({w for s in servers if (w := _text(_mapping(s.get("wave")).get("name")))})
+    subject = f"MGN {kind} finished: {len(failed)} of {total} servers failed"
+    if not failed:
+        subject = f"MGN {kind} finished: post-launch actions failed"
+    if waves:
+        subject += f" ({', '.join(waves)})"
+    actions = _mapping(detail.get("postLaunchActions"))
+    lines = [
+        subject,
+        "",
+        _line("Account", _joined(detail.get("accountID"), detail.get("region"), sep=", ")),
+        _line("Job", _job_line(detail)),
+        _line("Ended", _text(detail.get("endDateTime"))),
+        _line(
+            "Servers",
+            f"{total} ({detail.get('serversLaunched')} launched, "
+            f"{detail.get('serversFailed')} failed)",
+        ),
+        _line(
+            "Post-launch actions",
+            f"{actions.get('failed', 0)} failed ({actions.get('mustSucceedFailed', 0)} that must "
+            f"succeed for cutover) of {actions.get('total', 0)}"
+            if actions.get("total")
+            else None,
+        ),
+        *(_line("Failed", _failed_server_line(server)) for server in failed[:LISTED_SERVERS]),
+        _line("More failed", str(len(failed) - LISTED_SERVERS))
+        if len(failed) > LISTED_SERVERS
+        else None,
+        _line("Console", console_link(detail)),
+        _line("Event id", _text(detail.get("eventId"))),
+    ]
+    return _subject(subject), "\n".join(line for line in lines if line is not None)
+
+
+def _failed_server_line(server: Mapping[str, Any]) -> str | None:
+    names = _mapping(server.get("sourceServer"))
+    who = _server_line(names, server)
+    failure = _mapping(server.get("failure"))
+    why = _joined(
+        failure.get("event"), _clip(_text(failure.get("rawError")), SERVER_ERROR_LIMIT), sep=": "
+    )
+    return _joined(who, why, sep=" - ")
+
+
+def _action_text(detail: Mapping[str, Any]) -> tuple[str, str]:
+    """A post-launch action that reached a status (the rules send the failed ones)."""
+    action = _mapping(detail.get("postLaunchAction"))
+    server = _mapping(detail.get("sourceServer"))
+    application = _text(_mapping(detail.get("application")).get("name"))
+    wave = _text(_mapping(detail.get("wave")).get("name"))
+    who = _text(server.get("hostname")) or _text(server.get("name"))
+    who = who or _text(detail.get("sourceServerID"))
+    status = (_text(detail.get("status")) or "changed").lower().replace("_", " ")
+    name = _text(action.get("actionName")) or _text(action.get("ssmDocumentName")) or "an action"
+    subject = f"MGN post-launch action {status}: {name}" + (f" on {who}" if who else "")
+    if application or wave:
+        subject += f" ({', '.join(part for part in (application, wave) if part)})"
+    must = action.get("mustSucceedForCutover")
+    lines = [
+        subject,
+        "",
+        _line("Server", _server_line(server, detail)),
+        _line("Application", application),
+        _line("Wave", wave),
+        _line("Account", _joined(detail.get("accountID"), detail.get("region"), sep=", ")),
+        _line("Job", _job_line(detail)),
+        _line(
+            "Action",
+            _joined(
+                name,
+                _joined(action.get("ssmDocumentName"), action.get("ssmDocumentType"), sep=", "),
+                sep=" - ",
+            ),
+        ),
+        _line(
+            "Must succeed for cutover",
+            {True: "yes", False: "no"}.get(must) if isinstance(must, bool) else None,
+        ),
+        _line("Execution", _text(action.get("executionID"))),
+        _line("Instance", _text(detail.get("launchedEc2InstanceID"))),
+        _line("Reason", _clip(_text(action.get("failureReason")), ERROR_LIMIT)),
+        _line("Seen at", _text(detail.get("observedDateTime"))),
         _line("Console", console_link(detail)),
         _line("Event id", _text(detail.get("eventId"))),
     ]

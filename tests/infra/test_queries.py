@@ -14,8 +14,9 @@ import pytest
 
 from infra import constants as c
 from infra.event_log import SAVED_QUERIES, SavedQuery
+from mgn_exporter.derived_events import DERIVED_DETAIL_TYPES
 from mgn_exporter.job_steps import ENDS
-from tests.infra.sample_events import NAMES, export_event, log_line
+from tests.infra.sample_events import NAMES, derived_events, export_event, log_line
 
 KEYWORDS = {
     "fields", "filter", "stats", "sort", "limit", "by", "as", "asc", "desc", "in", "and", "or",
@@ -48,6 +49,11 @@ def sample_lines() -> list[dict[str, Any]]:
     ]
 
 
+def derived_lines() -> list[dict[str, Any]]:
+    """A job outcome and a failed post-launch action, as the worker writes them."""
+    return [json.loads(event.detail_json) for event in derived_events()]
+
+
 def lookup(line: dict[str, Any], path: str) -> Any:
     value: Any = line
     for part in path.split("."):
@@ -71,7 +77,7 @@ def referenced_fields(query: str) -> set[str]:
 
 @pytest.mark.parametrize("saved", SAVED_QUERIES, ids=lambda s: s.construct_id)
 def test_every_field_exists_in_the_log_line(saved: SavedQuery) -> None:
-    lines = sample_lines()
+    lines = sample_lines() + derived_lines()
     for name in referenced_fields(saved.query):
         if name.startswith("@"):
             assert name in {"@timestamp", "@message", "@logStream"}, name
@@ -91,6 +97,8 @@ def test_string_literals_are_real_values(saved: SavedQuery) -> None:
             assert literals <= set(c.MGN_EVENTS), literals
         elif field == "severity":
             assert literals <= SEVERITIES, literals
+        elif field == "detailType":
+            assert literals <= set(DERIVED_DETAIL_TYPES), literals
 
 
 def selects(query: str, line: dict[str, Any]) -> bool:
@@ -102,8 +110,8 @@ def selects(query: str, line: dict[str, Any]) -> bool:
             keep = lookup(line, m.group(1)) == m.group(2)
         elif m := re.fullmatch(r"([\w.]+)\s+in\s+\[([^\]]*)\]", clause):
             keep = lookup(line, m.group(1)) in json.loads(f"[{m.group(2)}]")
-        elif m := re.fullmatch(r"ispresent\(([\w.]+)\)", clause):
-            keep = lookup(line, m.group(1)) is not None
+        elif m := re.fullmatch(r"(not\s+)?ispresent\(([\w.]+)\)", clause):
+            keep = (lookup(line, m.group(2)) is not None) != bool(m.group(1))
         else:
             raise AssertionError(f"no evaluator for filter {clause!r}: extend this test")
         if not keep:
@@ -185,3 +193,19 @@ def test_wave_cutover_progress_selects_that_waves_cutover_launches_only() -> Non
 def test_conversion_failures_by_application_select_conversion_failures() -> None:
     query = queries()["ConversionFailuresByApplication"]
     assert selected_events(query, sample_lines()) == {"CONVERSION_FAIL"}
+
+
+def test_item_queries_leave_the_derived_events_out() -> None:
+    derived = derived_lines()
+    for name in ("FailuresByAccountAndServer", "FailedStepsPerWave", "ItemsPerAccountPerHour"):
+        assert not any(selects(queries()[name], line) for line in derived), name
+
+
+def test_derived_event_queries_select_their_own_lines() -> None:
+    lines = sample_lines() + derived_lines()
+    outcomes = [line for line in lines if selects(queries()["JobOutcomes"], line)]
+    assert [line["detailType"] for line in outcomes] == ["MGN Job Outcome"]
+    failed = [line for line in lines if selects(queries()["FailedPostLaunchActions"], line)]
+    assert [(line["detailType"], line["status"]) for line in failed] == [
+        ("MGN Post-Launch Action", "FAILED")
+    ]

@@ -22,7 +22,7 @@ from infra.monitoring import work_queue_age_alarm_seconds
 from infra.naming import STACK_INSTANCE_SUFFIX_EXPRESSION
 from tests.infra.cfn_eval import Renderer
 from tests.infra.conftest import Synth
-from tests.infra.sample_events import envelope, export_event
+from tests.infra.sample_events import cutover_record, derived_events, envelope, export_event
 
 
 def getatt(logical_id: str, attribute: str = "Arn") -> dict[str, Any]:
@@ -665,7 +665,7 @@ def test_alert_rules_hand_their_events_to_the_alert_function_with_a_dlq(synth: S
     topic = synth.logical_id("AWS::SNS::Topic", "/Events/AlertTopic")
     alerts = function_id(synth, "Alerts")
     rules = _alert_rules(synth)
-    assert len(rules) == 2
+    assert len(rules) == 4  # two on job log items, two on derived events
     for rule in rules.values():
         assert rule["Properties"]["EventBusName"] == {"Ref": bus}
         (target,) = rule["Properties"]["Targets"]
@@ -719,6 +719,46 @@ def test_rule_patterns_match_real_exporter_events(
     }
     assert matches(patterns["ErrorItemsRule"], delivered) is error_rule
     assert matches(patterns["CutoverLaunchFailureRule"], delivered) is cutover_rule
+    for derived_rule in ("FailedCutoverOutcomeRule", "FailedRequiredPostLaunchActionRule"):
+        assert not matches(patterns[derived_rule], delivered)
+
+
+DERIVED_CASES = [
+    # (record, initiatedBy, outcome rule matches the outcome, action rule matches the action)
+    (cutover_record(), "START_CUTOVER", True, True),
+    (cutover_record(), "START_TEST", False, True),  # a test shows what the cutover would meet
+    (cutover_record(failed_server=False), "START_CUTOVER", False, True),
+    (cutover_record(must_succeed=False), "START_CUTOVER", True, False),
+    (cutover_record(failed_server=False, action_status="SUCCESS"), "START_CUTOVER", False, False),
+    (cutover_record(action_status="IN_PROGRESS"), "START_CUTOVER", True, False),
+]
+
+
+@pytest.mark.parametrize(("record", "initiated_by", "outcome_rule", "action_rule"), DERIVED_CASES)
+def test_derived_rules_match_real_outcomes_and_post_launch_actions(
+    synth: Synth,
+    record: dict[str, Any],
+    initiated_by: str,
+    outcome_rule: bool,
+    action_rule: bool,
+) -> None:
+    patterns = _alert_patterns(synth)
+    outcome, action = derived_events({**record, "initiatedBy": initiated_by})
+    assert matches(patterns["FailedCutoverOutcomeRule"], envelope(outcome)) is outcome_rule
+    assert matches(patterns["FailedRequiredPostLaunchActionRule"], envelope(action)) is action_rule
+    # Each derived event matches its own rule at most, and never an item rule.
+    for name in (
+        "ErrorItemsRule",
+        "CutoverLaunchFailureRule",
+        "FailedRequiredPostLaunchActionRule",
+    ):
+        assert not matches(patterns[name], envelope(outcome)), name
+    for name in ("ErrorItemsRule", "CutoverLaunchFailureRule", "FailedCutoverOutcomeRule"):
+        assert not matches(patterns[name], envelope(action)), name
+    # History pages nobody.
+    later = datetime(2026, 11, 26, tzinfo=UTC)
+    for old in derived_events({**record, "initiatedBy": initiated_by}, live_since=later):
+        assert not any(matches(p, envelope(old)) for p in patterns.values())
 
 
 def _alert_patterns(synth: Synth) -> dict[str, dict[str, Any]]:
@@ -774,18 +814,21 @@ def test_schema_is_published_from_the_repo_file(synth: Synth) -> None:
         "AWS::EventSchemas::Registry",
         {"RegistryName": f"{synth.stack_name}-events"},
     )
-    content = Capture()
-    synth.template.has_resource_properties(
-        "AWS::EventSchemas::Schema",
-        {
-            "RegistryName": getatt(registry, "RegistryName"),
-            "SchemaName": schema_name_for(synth.config.event_source),
-            "Type": "JSONSchemaDraft4",
-            "Content": content,
-        },
-    )
-    assert content.as_string() == load_schema_text()
-    assert json.loads(content.as_string()) == json.loads(c.SCHEMA_FILE.read_text("utf-8"))
+    # One schema per DetailType: the job log item's and the two derived events'.
+    assert len(synth.resources("AWS::EventSchemas::Schema")) == len(c.SCHEMA_FILES) == 3
+    for detail_type, path in c.SCHEMA_FILES.items():
+        content = Capture()
+        synth.template.has_resource_properties(
+            "AWS::EventSchemas::Schema",
+            {
+                "RegistryName": getatt(registry, "RegistryName"),
+                "SchemaName": schema_name_for(synth.config.event_source, detail_type),
+                "Type": "JSONSchemaDraft4",
+                "Content": content,
+            },
+        )
+        assert content.as_string() == load_schema_text(path)
+        assert json.loads(content.as_string()) == json.loads(path.read_text("utf-8"))
 
 
 def test_saved_queries_run_on_the_event_log_group(synth: Synth) -> None:

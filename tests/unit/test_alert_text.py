@@ -12,7 +12,7 @@ from moto import mock_aws
 
 from mgn_exporter import alert_handler
 from mgn_exporter.alert_text import SUBJECT_LIMIT, alert_text, sns_message
-from tests.infra.sample_events import NAMES, envelope, export_event
+from tests.infra.sample_events import NAMES, cutover_record, derived_events, envelope, export_event
 
 FULL = {
     "sourceServerID": "s-1234567890abcdef0",
@@ -112,3 +112,40 @@ def test_chat_gets_a_custom_notification_and_email_the_plain_text() -> None:
     assert chat["version"] == "1.0" and chat["source"] == "custom"
     assert chat["content"]["title"] == subject
     assert chat["content"]["description"].startswith("Server: fin-db-01")
+
+
+def test_a_failed_cutover_outcome_names_the_failed_servers_and_why() -> None:
+    record = cutover_record()
+    record["participatingServers"][1]["sourceServerID"] = "s-0fedcba9876543210"
+    outcome, _ = derived_events(record)
+    detail = {**outcome.detail}
+    detail["participatingServers"][1]["failure"] = {
+        "step": "LAUNCH",
+        "event": "LAUNCH_FAILED",
+        "rawError": "UnauthorizedOperation: ec2:RunInstances",
+    }
+    subject, message = alert_text({"detail": detail})
+    assert subject == "MGN cutover finished: 1 of 2 servers failed (Wave 1 - Finance)"
+    assert "Servers: 2 (1 launched, 1 failed)" in message
+    assert (
+        "Failed: s-0fedcba9876543210 - LAUNCH_FAILED: UnauthorizedOperation: ec2:RunInstances"
+        in message
+    )
+    assert "Post-launch actions: 1 failed (1 that must succeed for cutover) of 1" in message
+    assert f"Event id: {outcome.event_id}" in message
+
+
+def test_a_failed_post_launch_action_says_which_where_and_why() -> None:
+    _, action = derived_events()
+    subject, message = alert_text({"detail": action.detail})
+    assert (
+        subject
+        == (
+            "MGN post-launch action failed: Validate disk space on fin-db-01 (Payroll, Wave 1 - "
+            "Finance)"
+        )[:100]
+    )
+    assert "Must succeed for cutover: yes" in message
+    assert "Action: Validate disk space - AWSMigration-ValidateDiskSpace, AUTOMATION" in message
+    assert "Reason: Step fails when it is Executing. Fail type: Step timed out" in message
+    assert "Instance: i-0123456789abcdef0" in message

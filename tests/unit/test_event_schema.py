@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import jsonschema
 import pytest
 
-from infra.detail_schema import ADDED_FIELDS, SOMETIMES_FIELDS, detail_schema, schema_text
+from infra.detail_schema import (
+    ADDED_FIELDS,
+    SOMETIMES_FIELDS,
+    all_schemas,
+    detail_schema,
+    schema_text,
+)
 from mgn_exporter.events import JobInfo, build_event
+from tests.infra.sample_events import cutover_record, derived_events
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema" / "mgn-job-log-event.schema.json"
 JOB = JobInfo(
@@ -91,3 +99,26 @@ def test_an_event_with_names_validates_against_the_schema() -> None:
     with pytest.raises(jsonschema.ValidationError):
         broken = {**event.detail, "wave": {"name": "no id"}}
         jsonschema.Draft4Validator(detail_schema()).validate(broken)
+
+
+def test_every_schema_file_is_the_generated_one() -> None:
+    for path, schema in all_schemas().items():
+        assert path.read_text(encoding="utf-8") == schema_text(schema), (
+            f"regenerate {path.name}: python -m infra.detail_schema --write"
+        )
+
+
+def test_derived_events_validate_against_their_schemas() -> None:
+    schemas = {schema["title"]: schema for schema in all_schemas().values()}
+    records = [
+        cutover_record(),
+        cutover_record(failed_server=False, action_status="IN_PROGRESS"),
+        {**cutover_record(), "participatingServers": [], "endDateTime": None},
+    ]
+    for record in records:
+        for event in derived_events(record):
+            validator = jsonschema.Draft4Validator(schemas[event.detail_type])
+            validator.validate(json.loads(event.detail_json))
+            # Every field the code always emits is required, so a rule on it always matches.
+            required = set(schemas[event.detail_type]["required"])
+            assert required <= set(event.detail), required - set(event.detail)
