@@ -83,8 +83,8 @@ def build_exporter(
             backfill=timedelta(days=settings.backfill_days),
             discovery_overlap=timedelta(minutes=settings.discovery_overlap_minutes),
             settle=SettleRule(
-                grace=timedelta(minutes=settings.completed_job_grace_minutes),
-                post_launch_wait=timedelta(minutes=settings.post_launch_wait_minutes),
+                grace=timedelta(seconds=settings.completed_job_grace_seconds),
+                post_launch_wait=timedelta(seconds=settings.post_launch_wait_seconds),
             ),
         ),
         logger=logger,

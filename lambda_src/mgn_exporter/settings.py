@@ -13,9 +13,19 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TypeVar
 
-from mgn_exporter.config_rules import InvalidValue, accounts, bounded_int, event_source
+from mgn_exporter.config_rules import (
+    InvalidValue,
+    accounts,
+    bounded_int,
+    event_source,
+    integer,
+)
 
 T = TypeVar("T")
+
+# Read by the worker but never set by the stack: the local clouds' seconds-level overrides of
+# the completed-job timings (see `_seconds`).
+LOCAL_ONLY_VARIABLES = frozenset({"COMPLETED_JOB_GRACE_SECONDS", "POST_LAUNCH_WAIT_SECONDS"})
 
 
 class SettingsError(ValueError):
@@ -42,9 +52,9 @@ class Settings:
     # again; 0: events are not enriched.
     enrichment_refresh_minutes: int = 15
     # A completed job stays open this long after its end (items MGN makes readable late)...
-    completed_job_grace_minutes: int = 15
+    completed_job_grace_seconds: int = 15 * 60
     # ...and while its post-launch actions run, up to this long after its end.
-    post_launch_wait_minutes: int = 60
+    post_launch_wait_seconds: int = 60 * 60
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -59,8 +69,8 @@ class Settings:
             deadline_margin_seconds=float(_int(env, "DEADLINE_MARGIN_SECONDS", 10)),
             retry_backoff_seconds=_int(env, "RETRY_BACKOFF_SECONDS", 0),
             enrichment_refresh_minutes=_int(env, "ENRICHMENT_REFRESH_MINUTES", 15),
-            completed_job_grace_minutes=_int(env, "COMPLETED_JOB_GRACE_MINUTES", 15),
-            post_launch_wait_minutes=_int(env, "POST_LAUNCH_WAIT_MINUTES", 60),
+            completed_job_grace_seconds=_seconds(env, "COMPLETED_JOB_GRACE", 15),
+            post_launch_wait_seconds=_seconds(env, "POST_LAUNCH_WAIT", 60),
         )
 
 
@@ -108,6 +118,15 @@ def _checked(name: str, rule: Callable[[str], T], value: str) -> T:
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "").strip()
     return _checked(name, lambda value: bounded_int(value, name), raw) if raw else default
+
+
+def _seconds(env: Mapping[str, str], name: str, default_minutes: int) -> int:
+    """`<name>_MINUTES` (what the stack sets), in seconds. `<name>_SECONDS`, which the stack
+    never sets, overrides it: the local clouds compress a migration into a minute."""
+    raw = env.get(f"{name}_SECONDS", "").strip()
+    if raw:
+        return _checked(f"{name}_SECONDS", lambda value: integer(value, 0, 7 * 24 * 3600), raw)
+    return _int(env, f"{name}_MINUTES", default_minutes) * 60
 
 
 def parse_accounts(value: str) -> tuple[str, ...] | None:

@@ -16,7 +16,7 @@ import pytest
 from infra import constants as c
 from mgn_exporter import observability
 from mgn_exporter.metric_names import ACCOUNT_STALENESS_SECONDS, DispatcherMetric, WorkerMetric
-from mgn_exporter.settings import DispatchSettings, Settings
+from mgn_exporter.settings import LOCAL_ONLY_VARIABLES, DispatchSettings, Settings
 from tests.infra.conftest import Synth
 
 
@@ -103,7 +103,7 @@ def test_the_worker_environment_is_the_one_settings_reads(synth: Synth) -> None:
     assert settings.deadline_margin_seconds == cfg.deadline_margin_seconds
     assert settings.enrichment_refresh_minutes == cfg.enrichment_refresh_minutes
     # No variable is left to the code's default, and none is set that it does not read.
-    assert set(env) - POWERTOOLS == env.read
+    assert set(env) - POWERTOOLS == env.read - LOCAL_ONLY_VARIABLES
     assert c.ENV_ACCOUNTS not in env
 
 
@@ -127,10 +127,10 @@ def test_the_stack_environment_names_are_the_ones_the_code_reads() -> None:
     settings = Settings.from_env(env)
     assert (settings.backfill_days, settings.discovery_overlap_minutes) == (3, 15)
     assert settings.enrichment_refresh_minutes == 5
-    assert (settings.completed_job_grace_minutes, settings.post_launch_wait_minutes) == (7, 90)
+    assert (settings.completed_job_grace_seconds, settings.post_launch_wait_seconds) == (420, 5400)
     assert settings.deadline_margin_seconds == 20
     assert settings.retry_backoff_seconds == 30
-    assert env.read == set(env)
+    assert env.read - LOCAL_ONLY_VARIABLES == set(env)
     dispatch = RecordingEnv({c.ENV_ACCOUNTS: "111111111111", c.ENV_WORK_QUEUE_URL: "https://q"})
     assert DispatchSettings.from_env(dispatch).accounts == ("111111111111",)
     assert dispatch.read == set(dispatch)
