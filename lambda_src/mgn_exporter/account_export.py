@@ -16,7 +16,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from mgn_exporter import export_batch
-from mgn_exporter.checkpoint import AccountState, JobCheckpoint
+from mgn_exporter.checkpoint import AccountState, JobCheckpoint, Sink
 from mgn_exporter.deadline import MIN_PAGE_ITEMS, Deadline
 from mgn_exporter.derived_events import (
     JOB_OUTCOME,
@@ -377,7 +377,8 @@ class AccountExport:
     def _report_derived(self, job_id: str) -> None:
         """Send a job's new post-launch action statuses, and its outcome once it is settled
         (derived_events.py), to each sink that has not taken them. The outcome waits until the
-        job's log is in both sinks to its end: the job is closed once both took it."""
+        job's log is read to its end, and goes to each sink once that sink has the log to its
+        end: the job is closed once both took it."""
         job = self._state.jobs[job_id]
         record = self._discovery.records.get(job_id)
         if record is None or job.gone:
@@ -392,32 +393,39 @@ class AccountExport:
             for run in launch.actions
         ]
         end = self._batch.log_ends.get(job_id)
-        if (
-            ended is not None
-            and end is not None
-            and job.sink_position("events") >= end
-            and self._batch.logs_position(job) >= end
-        ):
+        # The sinks that have the job's log to its end: only those may take its outcome.
+        held: dict[Sink, set[str]] = {"events": set(), "logs": set()}
+        if ended is not None and end is not None:
             is_settled, waited_out = settled(launches, ended, now, self._parts.options.settle)
             if is_settled:
                 steps = self._step_track(job).fold_at(end) or StepFold.from_item(job.steps)
-                events.append(
-                    job_outcome_event(
-                        record, launches, steps, context, ended=ended, waited_out=waited_out
-                    )
+                outcome = job_outcome_event(
+                    record, launches, steps, context, ended=ended, waited_out=waited_out
                 )
-        self._send_derived(job, events)
+                events.append(outcome)
+                if job.sink_position("events") < end:
+                    held["events"].add(outcome.event_id)
+                if self._batch.logs_position(job) < end:
+                    held["logs"].add(outcome.event_id)
+        self._send_derived(job, events, held)
 
-    def _send_derived(self, job: JobCheckpoint, events: list[ExportEvent]) -> None:
-        """Each sink gets the derived events it has not taken; the log group, while EventBridge
-        is up, only those EventBridge took (the lockstep of the items)."""
+    def _send_derived(
+        self, job: JobCheckpoint, events: list[ExportEvent], held: dict[Sink, set[str]]
+    ) -> None:
+        """Each sink gets the derived events it has not taken (but those `held` from it); the
+        log group, while EventBridge is up, only those EventBridge took (the lockstep of the
+        items)."""
         batch, sinks = self._batch, self._batch.sinks
         before = {
             e.event_id
             for e in events
             if job.derived_sent("events", e.event_id) or job.derived_sent("logs", e.event_id)
         }
-        to_bus = [e for e in events if not job.derived_sent("events", e.event_id)]
+        to_bus = [
+            e
+            for e in events
+            if not job.derived_sent("events", e.event_id) and e.event_id not in held["events"]
+        ]
         taken: list[str] = []
         if to_bus and sinks.up("events"):
             outcome = self._put_events(to_bus)
@@ -428,6 +436,7 @@ class AccountExport:
             e
             for e in events
             if not job.derived_sent("logs", e.event_id)
+            and e.event_id not in held["logs"]
             and (not in_bus or job.derived_sent("events", e.event_id))
         ]
         if to_logs and sinks.up("logs"):
