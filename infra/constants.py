@@ -139,10 +139,11 @@ WORKER_RETRY_BACKOFF_SECONDS: Final = 30
 # --- checkpoint table (fixed by the Lambda code) ---------------------------------------------
 TABLE_PARTITION_KEY: Final = checkpoint_store.PARTITION_KEY
 TABLE_TTL_ATTRIBUTE: Final = checkpoint_store.TTL_ATTRIBUTE
-# Exactly what mgn_exporter/checkpoint_store.py calls (a test reads its syntax tree): every read
-# and write is a conditional UpdateItem (ALL_NEW returns the state with the lease), so the worker
-# needs no GetItem, PutItem, DeleteItem or Query.
-TABLE_ACTIONS: Final = ("dynamodb:UpdateItem",)
+# Exactly what mgn_exporter/checkpoint_store.py calls (a test reads its syntax tree): every
+# export's read and write is a conditional UpdateItem (ALL_NEW returns the state with the
+# lease); a replay reads when the account's export began with a GetItem and writes nothing. No
+# PutItem, DeleteItem or Query.
+TABLE_ACTIONS: Final = ("dynamodb:GetItem", "dynamodb:UpdateItem")
 
 # --- MGN: the read-only actions each function calls ----------------------------------------
 # The dispatcher resolves `accounts: auto` (global view); the worker reads the accounts' jobs.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.detail_schema import NULLABLE_STRING, detail_schema
+from infra.detail_schema import NULLABLE_STRING, REPLAY, detail_schema
 from mgn_exporter.derived_events import JOB_OUTCOME, POST_LAUNCH_ACTION
 from mgn_exporter.events import SCHEMA_VERSION
 
@@ -187,9 +187,10 @@ def _schema(
         "title": title,
         "description": description,
         "type": "object",
-        "required": [name for name in properties if name not in sometimes | {"truncated"}],
+        "required": [name for name in properties if name not in sometimes],
         "properties": {
             **properties,
+            "replay": REPLAY,
             "truncated": detail_schema()["properties"]["truncated"],
         },
     }

@@ -24,8 +24,15 @@ from mgn_exporter.events import (
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema"
 NULLABLE_STRING = {"type": ["string", "null"]}
+REPLAY = {
+    "type": "boolean",
+    "enum": [True],
+    "description": "Present (true) only on an event sent again on request (a replay of one "
+    "job, docs/replay.md): the same eventId as when it was first sent. Alert rules leave "
+    "replays alone.",
+}
 # Present only sometimes: the names where MGN has them (inventory.py), cut values, durations.
-SOMETIMES_FIELDS = frozenset({"truncated", "durationSeconds", *NAME_FIELDS})
+SOMETIMES_FIELDS = frozenset({"truncated", "durationSeconds", "replay", *NAME_FIELDS})
 # Always present now, but added within the schema version: events exported before lack them,
 # so the schema (which also describes archived and replayed events) cannot require them.
 ADDED_FIELDS = frozenset({"backfill"})
@@ -118,6 +125,7 @@ def detail_schema() -> dict[str, Any]:
                 "maxAttemptsCount": {"type": "integer"},
             },
         },
+        "replay": REPLAY,
         "truncated": {
             "type": "array",
             "items": {"type": "string"},

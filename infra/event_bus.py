@@ -21,8 +21,9 @@ from mgn_exporter.derived_events import JOB_OUTCOME, POST_LAUNCH_ACTION
 # Every alert rule matches live items only. The first run of an account (or a new account)
 # reads `backfillDays` of history, and the exporter marks those items `backfill: true`: without
 # this filter the first deploy would page people for a week of old failures. The field is in
-# every event, so [false] never drops a live item.
-LIVE_ITEMS_ONLY: dict[str, Any] = {"backfill": [False]}
+# every event, so [false] never drops a live item. A job sent again on request carries
+# `replay: true` (and live ones no `replay`): it pages nobody a second time.
+LIVE_ITEMS_ONLY: dict[str, Any] = {"backfill": [False], "replay": [{"exists": False}]}
 
 
 def cutover_launch_failure_detail() -> dict[str, Any]:

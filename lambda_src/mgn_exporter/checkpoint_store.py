@@ -71,6 +71,19 @@ class CheckpointStore:
             raise StateUnavailable(f"{account_id}: {exc!r}") from exc
         return _state_from_item(account_id, response.get("Attributes", {}))
 
+    def peek(self, account_id: str) -> AccountState:
+        """The account's state as last saved, without taking its lease (a replay reads when
+        the account's export began, and writes nothing)."""
+        try:
+            response = self._client.get_item(
+                TableName=self._table,
+                Key={PARTITION_KEY: {"S": account_key(account_id)}},
+                ConsistentRead=True,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise StateUnavailable(f"{account_id}: {exc!r}") from exc
+        return _state_from_item(account_id, response.get("Item", {}))
+
     def save(self, state: AccountState) -> None:
         """Write the whole state; raises LeaseLost if the lease is no longer ours."""
         self._write(state, release=False)

@@ -54,6 +54,8 @@ class DerivedContext:
     live_since: datetime | None
     # The server's sourceServer/application/wave (inventory.py), None when not known.
     names: Callable[[str], Mapping[str, Any] | None]
+    # Sent again on request (replay.py): `"replay": true`.
+    replay: bool = False
 
 
 def derived_id(account_id: str, job_id: str, detail_type: str, *parts: str) -> str:
@@ -209,6 +211,8 @@ def _event(
     time: datetime,
     server_id: str | None,
 ) -> ExportEvent:
+    if context.replay:
+        detail["replay"] = True
     job = context.job
     partition = job.arn.split(":")[1] if job.arn and job.arn.count(":") >= 2 else "aws"
     resources = tuple(

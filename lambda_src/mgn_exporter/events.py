@@ -182,6 +182,7 @@ def build_event(
     live_since: datetime | None = None,
     names: Mapping[str, Any] | None = None,
     duration_seconds: float | None = None,
+    replay: bool = False,
 ) -> ExportEvent:
     """Shape one item. Never raises on bad input: what is odd is kept and reported in `problems`.
 
@@ -191,6 +192,7 @@ def build_event(
     `names` are the item's `sourceServer`, `application` and `wave` (inventory.py), added as
     they are; the eventId does not depend on them (an item's identity is not its names).
     `duration_seconds` is how long the step this item ends took (job_steps.py), when known.
+    `replay` marks an event sent again on request (replay.py): `"replay": true`.
     """
     problems: list[str] = []
     clean, item_json = _clean_item(item)
@@ -226,6 +228,7 @@ def build_event(
         **({"durationSeconds": duration_seconds} if duration_seconds is not None else {}),
         "position": position,
         "eventData": event_data,
+        **({"replay": True} if replay else {}),
     }
     partition = job.arn.split(":")[1] if job.arn and job.arn.count(":") >= 2 else "aws"
     resources = tuple(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mgn_exporter.account_export import ExportOptions
@@ -21,6 +21,7 @@ from mgn_exporter.metric_names import WorkerCounters, WorkerMetric
 from mgn_exporter.mgn_reader import MgnReader
 from mgn_exporter.observability import emit_run_metrics, logger
 from mgn_exporter.post_launch import SettleRule
+from mgn_exporter.replay import ReplayParts, ReplayRequest, replay_job
 from mgn_exporter.reports import RunReport
 from mgn_exporter.settings import Settings, SettingsError
 from mgn_exporter.work_queue import WorkQueue
@@ -54,17 +55,7 @@ def build_exporter(
 ) -> AccountExporter:
     """`clock` is the wall clock of the export (leases, discovery, staleness, log stamps)."""
     reader = MgnReader(clients.mgn, own_account_id=own_account)
-    enricher = (
-        Enricher(
-            reader,
-            clients.inventories,
-            refresh_seconds=settings.enrichment_refresh_minutes * 60,
-            logger=logger,
-            clock=clock,
-        )
-        if settings.enrichment_refresh_minutes
-        else None
-    )
+    enricher = _enricher(settings, clients, reader, clock)
     return AccountExporter(
         reader=reader,
         store=CheckpointStore(
@@ -91,6 +82,58 @@ def build_exporter(
         counters=counters,
         clock=clock,
         enricher=enricher,
+    )
+
+
+def run_replay(
+    payload: object,
+    settings: Settings,
+    clients: Clients,
+    deadline: Deadline,
+    *,
+    own_account: str,
+    clock: Callable[[], float] = time.time,
+) -> dict[str, Any]:
+    """Send one job's events again (replay.py); returns what was sent and where it stopped."""
+    request = ReplayRequest.parse(payload)
+    start_invocation(clients, deadline)
+    reader = MgnReader(clients.mgn, own_account_id=own_account)
+    store = CheckpointStore(
+        clients.dynamodb, settings.checkpoint_table_name, owner="replay", clock=clock
+    )
+    first_export = store.peek(request.account_id).first_export_at
+    parts = ReplayParts(
+        reader=reader,
+        publisher=EventBridgePublisher(
+            clients.events,
+            bus_name=settings.event_bus_name,
+            source=settings.event_source,
+            logger=logger,
+        ),
+        writer=LogsWriter(clients.logs, log_group_name=settings.log_group_name, clock=clock),
+        region=clients.mgn.meta.region_name,
+        source=settings.event_source,
+        live_since=datetime.fromtimestamp(first_export, UTC) if first_export else None,
+        enricher=_enricher(settings, clients, reader, clock),
+        clock=clock,
+    )
+    result = replay_job(request, parts, deadline).to_dict()
+    result["apiCalls"] = dict(sorted(clients.counts.calls.items()))
+    logger.info("Replay finished", extra=result)
+    return result
+
+
+def _enricher(
+    settings: Settings, clients: Clients, reader: MgnReader, clock: Callable[[], float]
+) -> Enricher | None:
+    if not settings.enrichment_refresh_minutes:
+        return None
+    return Enricher(
+        reader,
+        clients.inventories,
+        refresh_seconds=settings.enrichment_refresh_minutes * 60,
+        logger=logger,
+        clock=clock,
     )
 
 

@@ -797,6 +797,17 @@ def test_a_backfilled_failure_pages_nobody_and_a_live_one_does(
 def test_every_alert_rule_matches_live_items_only(synth: Synth) -> None:
     for name, pattern in _alert_patterns(synth).items():
         assert pattern["detail"]["backfill"] == [False], name
+        assert pattern["detail"]["replay"] == [{"exists": False}], name
+
+
+def test_a_replayed_event_pages_nobody(synth: Synth) -> None:
+    patterns = _alert_patterns(synth)
+    alerting = [export_event("LAUNCH_FAILED", initiated_by="START_CUTOVER"), *derived_events()]
+    for event in alerting:
+        delivered = envelope(event)
+        assert any(matches(p, delivered) for p in patterns.values()), event.detail_type
+        replayed = {**delivered, "detail": {**delivered["detail"], "replay": True}}
+        assert not any(matches(p, replayed) for p in patterns.values()), event.detail_type
 
 
 def test_rules_ignore_events_from_another_source(synth: Synth) -> None:
