@@ -14,6 +14,7 @@ from local.fault_proxy import FaultProxy
 from local.fault_proxy.errors import HTTP_503
 from local.mgn_emulator import make_item
 from mgn_exporter.checkpoint_store import PARTITION_KEY, CheckpointStore, account_key
+from mgn_exporter.mgn_reader import MgnReader
 from tests.integration.conftest import OWN_ACCOUNT, TABLE, World, invoke
 from tests.integration.test_exporter import assert_exactly_once
 
@@ -227,3 +228,44 @@ def test_many_servers_reserve_room_in_the_state(world: World) -> None:
     assert state.jobs[job].servers == 200
     # Room for the steps and derived marks of its 200 servers is counted from the start.
     assert state.jobs[job].estimated_bytes() > 200 * 400
+
+
+def test_a_job_completing_between_two_pages_gets_one_outcome_with_every_item(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emu = world.emulator
+    emu.max_page_size = 2
+    job = emu.add_job(OWN_ACCOUNT, created=CREATED, source_server_ids=[GOOD])
+    emu.append_items(
+        OWN_ACCOUNT,
+        job,
+        [
+            make_item("JOB_START", CREATED),
+            make_item("SNAPSHOT_START", CREATED + timedelta(seconds=1), GOOD),
+            make_item("SNAPSHOT_END", CREATED + timedelta(seconds=31), GOOD),
+        ],
+    )
+    real_page = MgnReader.log_page
+    pages = {"n": 0}
+
+    def completing_page(self: MgnReader, *args: Any, **kwargs: Any) -> Any:
+        pages["n"] += 1
+        if pages["n"] == 2:
+            # MGN finishes the job while the export is between its first and second page.
+            emu.append_items(
+                OWN_ACCOUNT, job, [make_item("JOB_END", CREATED + timedelta(seconds=40))]
+            )
+            emu.set_job_status(OWN_ACCOUNT, job, "COMPLETED")
+        return real_page(self, *args, **kwargs)
+
+    monkeypatch.setattr(MgnReader, "log_page", completing_page)
+    invoke()
+    # Discovery saw it running: no outcome yet, though every item is out.
+    assert not derived(world) and job in world.state(OWN_ACCOUNT).jobs
+    assert_exactly_once(world, 4)
+    invoke()
+    (outcome,) = derived(world)
+    assert outcome["detailType"] == "MGN Job Outcome"
+    assert outcome["participatingServers"][0]["stepDurations"] == {"SNAPSHOT": 30.0}
+    assert job in world.state(OWN_ACCOUNT).closed
+    assert_exactly_once(world, 4)

@@ -12,6 +12,7 @@ from boto3.dynamodb.types import TypeSerializer
 
 from mgn_exporter.checkpoint import (
     MAX_TOKEN_CHARS,
+    SERVER_STEPS_BYTES,
     AccountState,
     JobCheckpoint,
     new_job_checkpoint,
@@ -161,3 +162,25 @@ def test_staleness_counts_from_the_last_success_or_the_first_try() -> None:
     assert AccountState(account_id="1", first_export_at=40.0).staleness(100.0) == 60.0
     state = AccountState(account_id="1", first_export_at=10.0, last_success_at=70.0)
     assert state.staleness(100.0) == 30.0
+
+
+def test_derived_marks_are_per_sink_short_and_survive_the_item_round_trip() -> None:
+    job = JobCheckpoint(job_id="mgnjob-0123456789abcdefg")
+    first, second = "a" * 32, "b" * 32
+    job = job.with_derived("events", [first, second, first]).with_derived("logs", [second])
+    assert job.derived_sent("events", first) and job.derived_sent("events", second)
+    assert not job.derived_sent("logs", first) and job.derived_sent("logs", second)
+    assert job.derived_events == "a" * 12 + "b" * 12  # 12 characters a mark, once each
+    assert job.with_derived("events", [first]) is job  # nothing new: unchanged
+    again = JobCheckpoint.from_item(job.to_item())
+    assert again.derived_sent("events", second) and not again.derived_sent("logs", first)
+
+
+def test_a_job_reserves_room_for_its_servers_steps_and_marks() -> None:
+    small = JobCheckpoint(job_id="mgnjob-0123456789abcdefg")
+    listed = small.with_job({"jobID": small.job_id, "participatingServers": [{}] * 100})
+    assert listed.servers == 100
+    assert listed.estimated_bytes() - small.estimated_bytes() >= 100 * SERVER_STEPS_BYTES - 50
+    # Once the steps take more than the reserve, they count as they are.
+    grown = replace(listed, steps={"servers": {f"s-{i}": {"x": "y" * 600} for i in range(100)}})
+    assert grown.estimated_bytes() > 100 * 600
