@@ -16,7 +16,12 @@ from constructs import Construct
 from infra import constants as c
 from infra.event_log import WAVE_DASHBOARD_QUERIES, saved_query
 from infra.messaging import allow_alarms_to_publish, encrypted_topic
-from mgn_exporter.metric_names import ACCOUNT_STALENESS_SECONDS, DispatcherMetric, WorkerMetric
+from mgn_exporter.metric_names import (
+    ACCOUNT_STALENESS_SECONDS,
+    STEP_DURATION_SECONDS,
+    DispatcherMetric,
+    WorkerMetric,
+)
 
 
 @dataclass(frozen=True)
@@ -416,9 +421,12 @@ class Monitoring(Construct):
         )
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
-                title="Accounts dispatched, items exported",
+                title="Accounts dispatched, items and derived events exported",
                 left=[self.metric(DispatcherMetric.ACCOUNTS_DISPATCHED, "Sum")],
-                right=[self.metric(WorkerMetric.ITEMS_EXPORTED, "Sum")],
+                right=[
+                    self.metric(WorkerMetric.ITEMS_EXPORTED, "Sum"),
+                    self.metric(WorkerMetric.DERIVED_EVENTS, "Sum"),
+                ],
                 width=8,
             ),
             cloudwatch.GraphWidget(
@@ -475,6 +483,23 @@ class Monitoring(Construct):
                 ],
                 width=8,
             ),
+        )
+        # How long each step takes (p90 per step and initiatedBy, one line each): the metric
+        # has dimensions of its own, so a search finds every pair this stack emitted.
+        schema = f"{{{c.METRICS_NAMESPACE},initiatedBy,{c.METRIC_DIMENSION},step}}"
+        terms = f'MetricName="{STEP_DURATION_SECONDS}" {c.METRIC_DIMENSION}="{self._service_name}"'
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Step durations (s, p90 per step and initiatedBy)",
+                left=[
+                    cloudwatch.MathExpression(
+                        expression=f"SEARCH('{schema} {terms}', 'p90', 3600)",
+                        label="",
+                        period=Duration.hours(1),
+                    )
+                ],
+                width=24,
+            )
         )
         # The migration's own view, by wave, from the event log group (Logs Insights).
         dashboard.add_widgets(

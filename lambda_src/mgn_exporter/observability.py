@@ -55,8 +55,10 @@ def _emit_counts(names: Iterable[StrEnum], counters: Mapping[Any, int]) -> None:
         metrics.add_metric(name=str(name), unit=MetricUnit.Count, value=counters.get(name, 0))
 
 
-# EMF takes at most 100 values of one metric in one log line.
-EMF_MAX_VALUES = 100
+# EMF takes at most 100 values of one metric in one line. Powertools writes a line by itself
+# when a metric reaches 100 values, and that write ignores POWERTOOLS_METRICS_DISABLED: lines
+# of 99 values are flushed here instead (a flush honours it).
+EMF_LINE_VALUES = 99
 
 
 def emit_run_metrics(
@@ -78,14 +80,13 @@ def emit_run_metrics(
 
 def _emit_durations(step: str, initiated_by: str, seconds: list[float]) -> None:
     """EMF lines of their own dimensions, which the run's counters do not have
-    (EphemeralMetrics keeps them out of the shared `metrics`). Powertools writes a line by
-    itself each time a metric reaches EMF's 100 values; the rest goes out here."""
-    emf = EphemeralMetrics()
-    emf.add_dimension(name="step", value=step)
-    emf.add_dimension(name="initiatedBy", value=initiated_by)
-    for value in seconds:
-        emf.add_metric(name=STEP_DURATION_SECONDS, unit=MetricUnit.Seconds, value=value)
-    if len(seconds) % EMF_MAX_VALUES:
+    (EphemeralMetrics keeps them out of the shared `metrics`)."""
+    for start in range(0, len(seconds), EMF_LINE_VALUES):
+        emf = EphemeralMetrics()
+        emf.add_dimension(name="step", value=step)
+        emf.add_dimension(name="initiatedBy", value=initiated_by)
+        for value in seconds[start : start + EMF_LINE_VALUES]:
+            emf.add_metric(name=STEP_DURATION_SECONDS, unit=MetricUnit.Seconds, value=value)
         emf.flush_metrics()
 
 

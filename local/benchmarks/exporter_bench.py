@@ -6,7 +6,9 @@ steps of those servers. Prints, side by side in one run, with enrichment on (the
 ENRICHMENT_REFRESH_MINUTES=15) and off (ENRICHMENT_REFRESH_MINUTES=0), in a fresh execution
 environment each (no inventory read before):
 - API calls per 1,000 newly exported items, steady state, one job (default 10,000 items);
-- API calls of an idle tick, per account (1 and 10 accounts);
+- API calls of an idle tick, per account (1 and 10 accounts), and of a tick of one account
+  whose job completed within its grace (its log read again for late items), then of the tick
+  that sends its outcome and closes it;
 - API calls per tick of a sparse world (3 accounts, 10 running jobs, about 800 new items a
   tick spread over the jobs) against the floor of what MGN and the sinks need;
 - MGN's calls of each of those, by operation;
@@ -181,8 +183,9 @@ def calls_per_thousand(emu: MgnEmulator, items: int, names: Inventories) -> dict
     report = invoke()
     assert report["itemsExported"] == items, report
     total = sum(report["apiCalls"].values())
-    emu.set_job_status(OWN, job, "COMPLETED")
-    invoke()  # closes the job
+    # Completed past its grace: the next run sends its outcome and closes it.
+    emu.set_job_status(OWN, job, "COMPLETED", when=datetime.now(UTC) - timedelta(hours=2))
+    invoke()
     return {
         "items": items,
         "calls": report["apiCalls"],
@@ -206,6 +209,22 @@ def idle_tick(emu: MgnEmulator, accounts: list[str], names: Inventories) -> dict
         "accounts": len(accounts),
         "calls": report["apiCalls"],
         "calls_per_account": round(total / len(accounts), 2),
+    }
+
+
+def grace_tick(emu: MgnEmulator, names: Inventories) -> dict[str, Any]:
+    """A tick of one account whose only job completed within its grace (15 minutes after its
+    end): its log is read again for late items, until the grace ends and its outcome goes."""
+    job = add_job(emu, OWN, 20, 9, completed=True, servers=names.servers(OWN)[:3])
+    invoke()  # exports the job; it stays open
+    report = invoke()
+    emu.set_job_status(OWN, job, "COMPLETED", when=datetime.now(UTC) - timedelta(hours=2))
+    closing = invoke()
+    assert closing["counters"].get("DerivedEventsExported") == 1, closing
+    return {
+        "calls": report["apiCalls"],
+        "calls_per_tick": sum(report["apiCalls"].values()),
+        "closing_calls": sum(closing["apiCalls"].values()),
     }
 
 
@@ -500,6 +519,7 @@ def measure(mode: str, args: argparse.Namespace, *, with_overhead: bool) -> dict
             idle_tick(emu, [OWN], names),
             idle_tick(emu, [OWN] + [f"{900000000000 + n}" for n in range(9)], names),
         ]
+        figures["grace_tick"] = grace_tick(emu, names)
         if with_overhead:
             figures["overhead"] = overhead(
                 emu, args.rounds, args.overhead_items, names, enriched=mode == "on"
@@ -533,6 +553,14 @@ def print_side_by_side(by_mode: dict[str, dict[str, Any]]) -> None:
             [str(f["idle_tick"][index]["calls_per_account"]) for f in figures],
             "<= 3",
         )
+    row(
+        "Tick of a completed job in its grace (then closing)",
+        [
+            f"{f['grace_tick']['calls_per_tick']} ({f['grace_tick']['closing_calls']})"
+            for f in figures
+        ],
+        "idle + 1",
+    )
     sparse = figures[0]["sparse_world"]
     row(
         f"Sparse world: calls per tick (floor {sparse['floor_per_tick']})",

@@ -1050,7 +1050,18 @@ def test_dashboard_shows_both_functions_the_queue_and_the_exporter_metrics(synth
         assert shows(c.METRICS_NAMESPACE, metric, c.METRIC_DIMENSION, synth.config.service_name), (
             metric
         )
-    assert not any(line[1] == "ExportLagSeconds" for line in synth.dashboard_metrics())
+    assert not any(line[1:2] == ["ExportLagSeconds"] for line in synth.dashboard_metrics())
+    # The step durations: a search over the metric's own dimensions, in this stack's service.
+    (search,) = [
+        line[0]["expression"]
+        for line in synth.dashboard_metrics()
+        if isinstance(line[0], dict) and "expression" in line[0]
+    ]
+    assert search == (
+        f"SEARCH('{{{c.METRICS_NAMESPACE},initiatedBy,{c.METRIC_DIMENSION},step}} "
+        f'MetricName="StepDurationSeconds" {c.METRIC_DIMENSION}="{synth.config.service_name}"\', '
+        "'p90', 3600)"
+    )
 
     annotations = {
         (widget["properties"]["title"], a["label"]): a["value"]

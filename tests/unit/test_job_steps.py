@@ -124,9 +124,18 @@ def test_step_durations_go_out_as_emf_with_step_and_initiated_by(
     durations = StepDurations({("CONVERSION", "START_CUTOVER"): [600.25] * 150})
     emit_run_metrics(Counter(), None, durations)
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    # EMF takes 100 values a line: 150 values are two lines, each with the two dimensions.
-    assert [len(line[STEP_DURATION_SECONDS]) for line in lines] == [100, 50]
+    # EMF takes 100 values a line (99 here: see observability.py): 150 values are two lines,
+    # each with the two dimensions.
+    assert [len(line[STEP_DURATION_SECONDS]) for line in lines] == [99, 51]
     for line in lines:
         assert (line["step"], line["initiatedBy"]) == ("CONVERSION", "START_CUTOVER")
         dimensions = line["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]
         assert {"step", "initiatedBy"} <= set(dimensions)
+
+
+def test_no_step_duration_line_is_written_when_metrics_are_disabled(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    emit_run_metrics(Counter(), None, StepDurations({("SNAPSHOT", "START_TEST"): [1.0] * 250}))
+    assert capsys.readouterr().out == ""
