@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from mgn_exporter.derived_events import JOB_OUTCOME, POST_LAUNCH_ACTION
@@ -37,15 +38,9 @@ def alert_text(event: Mapping[str, Any]) -> tuple[str, str]:
     if detail_type == POST_LAUNCH_ACTION:
         return _action_text(detail)
     data = _mapping(detail.get("eventData"))
-    server = _mapping(detail.get("sourceServer"))
-    application = _text(_mapping(detail.get("application")).get("name"))
-    wave = _text(_mapping(detail.get("wave")).get("name"))
-    who = _text(server.get("hostname")) or _text(server.get("name"))
-    who = who or _text(data.get("sourceServerID"))
-    headline = _headline(detail)
-    subject = headline + (f": {who}" if who else "")
-    if application or wave:
-        subject += f" ({', '.join(part for part in (application, wave) if part)})"
+    where = _Where.of(detail, data.get("sourceServerID"))
+    server, application, wave = where.server, where.application, where.wave
+    subject = _headline(detail) + (f": {where.who}" if where.who else "") + where.groups()
     lines = [
         subject,
         "",
@@ -123,16 +118,12 @@ def _failed_server_line(server: Mapping[str, Any]) -> str | None:
 def _action_text(detail: Mapping[str, Any]) -> tuple[str, str]:
     """A post-launch action that reached a status (the rules send the failed ones)."""
     action = _mapping(detail.get("postLaunchAction"))
-    server = _mapping(detail.get("sourceServer"))
-    application = _text(_mapping(detail.get("application")).get("name"))
-    wave = _text(_mapping(detail.get("wave")).get("name"))
-    who = _text(server.get("hostname")) or _text(server.get("name"))
-    who = who or _text(detail.get("sourceServerID"))
+    where = _Where.of(detail, detail.get("sourceServerID"))
+    server, application, wave = where.server, where.application, where.wave
     status = (_text(detail.get("status")) or "changed").lower().replace("_", " ")
     name = _text(action.get("actionName")) or _text(action.get("ssmDocumentName")) or "an action"
-    subject = f"MGN post-launch action {status}: {name}" + (f" on {who}" if who else "")
-    if application or wave:
-        subject += f" ({', '.join(part for part in (application, wave) if part)})"
+    subject = f"MGN post-launch action {status}: {name}"
+    subject += (f" on {where.who}" if where.who else "") + where.groups()
     must = action.get("mustSucceedForCutover")
     lines = [
         subject,
@@ -227,6 +218,32 @@ def _step_line(detail: Mapping[str, Any], data: Mapping[str, Any]) -> str | None
     if isinstance(attempt, int) and isinstance(attempts, int):
         line += f" (attempt {attempt} of {attempts})"
     return line
+
+
+@dataclass(frozen=True)
+class _Where:
+    """The server an event is about, as people name it, and its application and wave."""
+
+    server: Mapping[str, Any]
+    who: str | None
+    application: str | None
+    wave: str | None
+
+    @classmethod
+    def of(cls, detail: Mapping[str, Any], server_id: object) -> _Where:
+        server = _mapping(detail.get("sourceServer"))
+        who = _text(server.get("hostname")) or _text(server.get("name")) or _text(server_id)
+        return cls(
+            server=server,
+            who=who,
+            application=_text(_mapping(detail.get("application")).get("name")),
+            wave=_text(_mapping(detail.get("wave")).get("name")),
+        )
+
+    def groups(self) -> str:
+        """ " (application, wave)" for a subject, or nothing."""
+        named = [part for part in (self.application, self.wave) if part]
+        return f" ({', '.join(named)})" if named else ""
 
 
 def _line(label: str, value: str | None) -> str | None:

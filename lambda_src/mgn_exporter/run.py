@@ -61,12 +61,7 @@ def build_exporter(
         store=CheckpointStore(
             clients.dynamodb, settings.checkpoint_table_name, owner=invocation_id, clock=clock
         ),
-        publisher=EventBridgePublisher(
-            clients.events,
-            bus_name=settings.event_bus_name,
-            source=settings.event_source,
-            logger=logger,
-        ),
+        publisher=_publisher(settings, clients),
         writer=LogsWriter(clients.logs, log_group_name=settings.log_group_name, clock=clock),
         options=ExportOptions(
             region=clients.mgn.meta.region_name,
@@ -104,12 +99,7 @@ def run_replay(
     first_export = store.peek(request.account_id).first_export_at
     parts = ReplayParts(
         reader=reader,
-        publisher=EventBridgePublisher(
-            clients.events,
-            bus_name=settings.event_bus_name,
-            source=settings.event_source,
-            logger=logger,
-        ),
+        publisher=_publisher(settings, clients),
         writer=LogsWriter(clients.logs, log_group_name=settings.log_group_name, clock=clock),
         region=clients.mgn.meta.region_name,
         source=settings.event_source,
@@ -121,6 +111,15 @@ def run_replay(
     result["apiCalls"] = dict(sorted(clients.counts.calls.items()))
     logger.info("Replay finished", extra=result)
     return result
+
+
+def _publisher(settings: Settings, clients: Clients) -> EventBridgePublisher:
+    return EventBridgePublisher(
+        clients.events,
+        bus_name=settings.event_bus_name,
+        source=settings.event_source,
+        logger=logger,
+    )
 
 
 def _enricher(
