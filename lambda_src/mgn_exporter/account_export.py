@@ -19,11 +19,11 @@ from mgn_exporter import export_batch
 from mgn_exporter.checkpoint import AccountState, JobCheckpoint, Sink
 from mgn_exporter.deadline import MIN_PAGE_ITEMS, Deadline
 from mgn_exporter.derived_events import (
-    JOB_OUTCOME,
     DerivedContext,
-    derived_id,
     job_outcome_event,
+    job_outcome_id,
     post_launch_action_event,
+    post_launch_action_id,
 )
 from mgn_exporter.enrichment import Enricher
 from mgn_exporter.errors import (
@@ -386,27 +386,36 @@ class AccountExport:
         now = datetime.fromtimestamp(self._parts.clock(), UTC)
         launches = server_launches(record)
         ended = ended_at(record, parse_log_datetime(job.completed_seen)) if job.completed else None
+        end = self._batch.log_ends.get(job_id)
+        is_settled, waited_out = (
+            settled(launches, ended, now, self._parts.options.settle)
+            if ended is not None and end is not None
+            else (False, False)
+        )
+        account = self._state.account_id
+        due = [post_launch_action_id(account, job_id, r) for s in launches for r in s.actions]
+        if is_settled:
+            due.append(job_outcome_id(account, job_id))
+        if all(job.derived_sent("events", i) and job.derived_sent("logs", i) for i in due):
+            return  # nothing new: no names to read, nothing to send
         context = self._derived_context(job, {launch.server_id for launch in launches})
         events = [
             post_launch_action_event(run, launch, context, observed=now, job_ended=ended)
             for launch in launches
             for run in launch.actions
         ]
-        end = self._batch.log_ends.get(job_id)
         # The sinks that have the job's log to its end: only those may take its outcome.
         held: dict[Sink, set[str]] = {"events": set(), "logs": set()}
-        if ended is not None and end is not None:
-            is_settled, waited_out = settled(launches, ended, now, self._parts.options.settle)
-            if is_settled:
-                steps = self._step_track(job).fold_at(end) or StepFold.from_item(job.steps)
-                outcome = job_outcome_event(
-                    record, launches, steps, context, ended=ended, waited_out=waited_out
-                )
-                events.append(outcome)
-                if job.sink_position("events") < end:
-                    held["events"].add(outcome.event_id)
-                if self._batch.logs_position(job) < end:
-                    held["logs"].add(outcome.event_id)
+        if is_settled and ended is not None and end is not None:
+            steps = self._step_track(job).fold_at(end) or StepFold.from_item(job.steps)
+            outcome = job_outcome_event(
+                record, launches, steps, context, ended=ended, waited_out=waited_out
+            )
+            events.append(outcome)
+            if job.sink_position("events") < end:
+                held["events"].add(outcome.event_id)
+            if self._batch.logs_position(job) < end:
+                held["logs"].add(outcome.event_id)
         self._send_derived(job, events, held)
 
     def _send_derived(
@@ -465,7 +474,7 @@ class AccountExport:
         )
 
     def _outcome_reported(self, job: JobCheckpoint) -> bool:
-        outcome_id = derived_id(self._state.account_id, job.job_id, JOB_OUTCOME)
+        outcome_id = job_outcome_id(self._state.account_id, job.job_id)
         return job.derived_sent("events", outcome_id) and job.derived_sent("logs", outcome_id)
 
     # -- the save ----------------------------------------------------------------------------

@@ -63,6 +63,16 @@ def derived_id(account_id: str, job_id: str, detail_type: str, *parts: str) -> s
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
 
 
+def post_launch_action_id(account_id: str, job_id: str, run: ActionRun) -> str:
+    return derived_id(
+        account_id, job_id, POST_LAUNCH_ACTION, run.server_id, run.execution_id, run.status
+    )
+
+
+def job_outcome_id(account_id: str, job_id: str) -> str:
+    return derived_id(account_id, job_id, JOB_OUTCOME)
+
+
 def post_launch_action_event(
     run: ActionRun,
     launch: ServerLaunch,
@@ -85,14 +95,7 @@ def post_launch_action_event(
     )
     detail: dict[str, Any] = {
         "schemaVersion": SCHEMA_VERSION,
-        "eventId": derived_id(
-            context.account_id,
-            job.job_id,
-            POST_LAUNCH_ACTION,
-            run.server_id,
-            run.execution_id,
-            run.status,
-        ),
+        "eventId": post_launch_action_id(context.account_id, job.job_id, run),
         "detailType": POST_LAUNCH_ACTION,
         **_job_fields(context),
         "sourceServerID": run.server_id,
@@ -127,7 +130,7 @@ def job_outcome_event(
     started = parse_log_datetime(created)
     detail: dict[str, Any] = {
         "schemaVersion": SCHEMA_VERSION,
-        "eventId": derived_id(context.account_id, job.job_id, JOB_OUTCOME),
+        "eventId": job_outcome_id(context.account_id, job.job_id),
         "detailType": JOB_OUTCOME,
         **_job_fields(context),
         "severity": "ERROR"
