@@ -3,7 +3,9 @@ page by page, publish each page to EventBridge and queue it for the log group, a
 positions every `BATCH_ITEMS` items.
 
 Read top to bottom: `run` -> `_export_jobs` -> `_export_job` (the page loop) -> `_take` (one
-page to the sinks) -> `_flush` (the log group write, the positions, the state save).
+page to the sinks) -> `_flush` (the log group write, the positions, the state save). A job read
+to its end then gets its derived events (derived_export.py), and each item its step's duration
+(job_steps.py).
 """
 
 from __future__ import annotations
@@ -16,15 +18,9 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from mgn_exporter import export_batch
-from mgn_exporter.checkpoint import AccountState, JobCheckpoint, Sink
+from mgn_exporter.checkpoint import AccountState, JobCheckpoint
 from mgn_exporter.deadline import MIN_PAGE_ITEMS, Deadline
-from mgn_exporter.derived_events import (
-    DerivedContext,
-    job_outcome_event,
-    job_outcome_id,
-    post_launch_action_event,
-    post_launch_action_id,
-)
+from mgn_exporter.derived_export import DerivedExport
 from mgn_exporter.enrichment import Enricher
 from mgn_exporter.errors import (
     AccountUnavailable,
@@ -35,14 +31,14 @@ from mgn_exporter.errors import (
     StateUnavailable,
     TokenRejected,
 )
-from mgn_exporter.events import ExportEvent, build_event, event_id_for, parse_log_datetime
+from mgn_exporter.events import ExportEvent, build_event, event_id_for
 from mgn_exporter.export_batch import Batch, ReadPage
 from mgn_exporter.inventory import Inventory
 from mgn_exporter.job_discovery import Discovery, discover_jobs
 from mgn_exporter.job_steps import StepFold, StepTrack, step_of
 from mgn_exporter.metric_names import StepDurations, WorkerCounters, WorkerMetric
 from mgn_exporter.mgn_reader import PAGE_SIZE, LogPage
-from mgn_exporter.post_launch import SettleRule, ended_at, server_launches, settled
+from mgn_exporter.post_launch import SettleRule
 from mgn_exporter.reports import AccountReport
 
 if TYPE_CHECKING:
@@ -118,6 +114,15 @@ class AccountExport:
         self._discovery = Discovery(records={}, servers=set())
         # Per job, its steps along the positions shaped (job_steps.StepTrack).
         self._steps: dict[str, StepTrack] = {}
+        self._derived = DerivedExport(
+            parts,
+            state,
+            self._batch,
+            deadline,
+            put_events=self._put_events,
+            steps_at=lambda job, end: self._step_track(job).fold_at(end),
+            live_since=self._live_since(),
+        )
 
     def run(self) -> None:
         """Export what is new; failures end up in the report, never raised (except a lost
@@ -197,7 +202,7 @@ class AccountExport:
             finally:
                 self._logger.remove_keys(["jobID"])
             if progress is JobProgress.DONE and not self._deadline.should_stop():
-                self._report_derived(job.job_id)
+                self._derived.report(job.job_id, self._discovery)
             if progress is not JobProgress.DONE:
                 self._report.backlog = True
             if progress is JobProgress.STOPPED:
@@ -372,111 +377,6 @@ class AccountExport:
             self._batch.sinks.mark_down("events", outcome.unavailable, self._counters, self._logger)
         return outcome
 
-    # -- what DescribeJobs says besides the log: derived events ------------------------------
-
-    def _report_derived(self, job_id: str) -> None:
-        """Send a job's new post-launch action statuses, and its outcome once it is settled
-        (derived_events.py), to each sink that has not taken them. The outcome waits until the
-        job's log is read to its end, and goes to each sink once that sink has the log to its
-        end: the job is closed once both took it."""
-        job = self._state.jobs[job_id]
-        record = self._discovery.records.get(job_id)
-        if record is None or job.gone:
-            return
-        now = datetime.fromtimestamp(self._parts.clock(), UTC)
-        launches = server_launches(record)
-        ended = ended_at(record, parse_log_datetime(job.completed_seen)) if job.completed else None
-        end = self._batch.log_ends.get(job_id)
-        is_settled, waited_out = (
-            settled(launches, ended, now, self._parts.options.settle)
-            if ended is not None and end is not None
-            else (False, False)
-        )
-        account = self._state.account_id
-        due = [post_launch_action_id(account, job_id, r) for s in launches for r in s.actions]
-        if is_settled:
-            due.append(job_outcome_id(account, job_id))
-        if all(job.derived_sent("events", i) and job.derived_sent("logs", i) for i in due):
-            return  # nothing new: no names to read, nothing to send
-        context = self._derived_context(job, {launch.server_id for launch in launches})
-        events = [
-            post_launch_action_event(run, launch, context, observed=now, job_ended=ended)
-            for launch in launches
-            for run in launch.actions
-        ]
-        # The sinks that have the job's log to its end: only those may take its outcome.
-        held: dict[Sink, set[str]] = {"events": set(), "logs": set()}
-        if is_settled and ended is not None and end is not None:
-            steps = self._step_track(job).fold_at(end) or StepFold.from_item(job.steps)
-            outcome = job_outcome_event(
-                record, launches, steps, context, ended=ended, waited_out=waited_out
-            )
-            events.append(outcome)
-            if job.sink_position("events") < end:
-                held["events"].add(outcome.event_id)
-            if self._batch.logs_position(job) < end:
-                held["logs"].add(outcome.event_id)
-        self._send_derived(job, events, held)
-
-    def _send_derived(
-        self, job: JobCheckpoint, events: list[ExportEvent], held: dict[Sink, set[str]]
-    ) -> None:
-        """Each sink gets the derived events it has not taken (but those `held` from it); the
-        log group, while EventBridge is up, only those EventBridge took (the lockstep of the
-        items)."""
-        batch, sinks = self._batch, self._batch.sinks
-        before = {
-            e.event_id
-            for e in events
-            if job.derived_sent("events", e.event_id) or job.derived_sent("logs", e.event_id)
-        }
-        to_bus = [
-            e
-            for e in events
-            if not job.derived_sent("events", e.event_id) and e.event_id not in held["events"]
-        ]
-        taken: list[str] = []
-        if to_bus and sinks.up("events"):
-            outcome = self._put_events(to_bus)
-            taken = [e.event_id for e in to_bus[: outcome.delivered]]
-            job = self._state.jobs[job.job_id] = job.with_derived("events", taken)
-        in_bus = sinks.up("events")
-        to_logs = [
-            e
-            for e in events
-            if not job.derived_sent("logs", e.event_id)
-            and e.event_id not in held["logs"]
-            and (not in_bus or job.derived_sent("events", e.event_id))
-        ]
-        if to_logs and sinks.up("logs"):
-            batch.log_events.extend(to_logs)
-            batch.derived_logs.setdefault(job.job_id, []).extend(e.event_id for e in to_logs)
-            taken.extend(e.event_id for e in to_logs)
-        batch.items += len(taken)
-        self._counters[WorkerMetric.DERIVED_EVENTS] += len(set(taken) - before)
-
-    def _derived_context(self, job: JobCheckpoint, servers: set[str]) -> DerivedContext:
-        state = self._state
-        inventory = (
-            self._parts.enricher.inventory(
-                state.account_id, servers, self._deadline, along=self._discovery.servers
-            )
-            if self._parts.enricher is not None and servers
-            else None
-        )
-        return DerivedContext(
-            account_id=state.account_id,
-            region=self._parts.options.region,
-            source=self._parts.options.source,
-            job=job.info,
-            live_since=self._live_since(),
-            names=lambda server: inventory.names(server) if inventory else None,
-        )
-
-    def _outcome_reported(self, job: JobCheckpoint) -> bool:
-        outcome_id = job_outcome_id(self._state.account_id, job.job_id)
-        return job.derived_sent("events", outcome_id) and job.derived_sent("logs", outcome_id)
-
     # -- the save ----------------------------------------------------------------------------
 
     def _flush(self, *, save: bool) -> None:
@@ -508,7 +408,7 @@ class AccountExport:
             if (
                 end is not None
                 and job.position >= end
-                and (job.gone or (job.completed and self._outcome_reported(job)))
+                and (job.gone or (job.completed and self._derived.outcome_sent(job)))
             ):
                 state.close(job)
                 self._report.jobs_closed += 1
