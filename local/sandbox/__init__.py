@@ -5,8 +5,9 @@ moto's CloudFormation (moto's server, in this process, on 127.0.0.1), plays a si
 migration programme in the project's MGN emulator, runs the deployed functions' own code on
 the schedule's ticks (the dispatcher, then the worker on the work queue, as its event source
 mapping would), and shows what reached EventBridge, the alert topic and the event log group,
-per tick, per account and per wave, ending with an exactly-once check. No AWS account, no
-Docker, no network.
+per tick, per account and per wave, ending with two exactly-once checks: the job log items,
+and the derived events (each job's outcome, each post-launch action's statuses) against the
+programme's ground truth. No AWS account, no Docker, no network.
 
 Modules, one job each: ``synth`` (python app.py), ``moto_patches`` (what moto lacks, and
 why), ``stack`` (the deployment as moto has it: both functions, the mapping, the queues),
@@ -16,8 +17,9 @@ environments through ``esm_emulator``), ``simulation`` (simulated time), ``live_
 activity after the first run: the live items) and ``live_inventory`` (its names in MGN),
 ``ticks`` (the schedule), ``progress`` (the live table), ``checkpoints`` (the checkpoint
 table, read back), ``accounts`` (per-account progress), ``waves`` (per wave, from the names
-on the exported events), ``queries`` (saved Logs Insights queries), ``check`` (exactly once),
-``results`` (what reached the sinks) and ``summary`` (as text), ``printer``, ``run`` (the
+on the exported events), ``queries`` (saved Logs Insights queries), ``check`` (items exactly
+once), ``derived`` (the derived events, checked and shown), ``results`` (what reached the
+sinks) and ``summary`` (as text), ``printer``, ``run`` (the
 steps in order), ``keep_running`` (the schedule after the report, and a rule of one's own on
 the bus), ``cli`` (options and signals).
 
@@ -82,6 +84,15 @@ reports is consistent with the real "now", and time is simulated by revealing th
 * With ``--keep-running`` the ticks go on after the report, on a real timer, MGN's clock the
   real one; the live wave is laid again (the same servers, new jobs) whenever the last round
   is over, so named live items keep coming (``sandbox.keep_running``).
+* The worker closes a completed job once it is settled: COMPLETED_JOB_GRACE after MGN's
+  ``endDateTime`` on its real clock, longer while post-launch actions run. Those actions and
+  a job's late items come after the job shows COMPLETED, and before the last tick MGN's clock
+  lags the real one by up to the window, so no fixed grace in real seconds fits: the sandbox
+  sets the worker's local-only COMPLETED_JOB_GRACE_SECONDS and POST_LAUNCH_WAIT_SECONDS by
+  phase (``sandbox.simulation``): longer than the window before the last tick (no job of it
+  closes while some of it may be to come), 0 from the last tick on (all of it is shown), and
+  with ``--keep-running`` the time a round of the live wave takes, plus a tick. The run goes
+  on with drain ticks until every job is closed, its outcome sent, before the checks.
 * The lag in the table is the worker's own ``maxLagSeconds`` less the distance between
   the real and the simulated clock at its invocation (the largest of the tick's
   invocations): how far behind simulated "now" the oldest

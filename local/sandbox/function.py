@@ -109,9 +109,11 @@ def function_environment(
     task_root: Path,
     mgn_endpoint: str,
     log_stream: str,
+    overrides: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """The subprocess's whole environment: nothing of the caller's leaks in (no AWS profile or
-    credentials of the user's can be read)."""
+    credentials of the user's can be read). `overrides` go over the deployed environment (the
+    sandbox's settings of variables the stack never sets)."""
     config = function.config
     logging_config = function.logging_config
     library_path = sysconfig.get_path("purelib")
@@ -144,6 +146,7 @@ def function_environment(
         env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
         env["AWS_LAMBDA_LOG_LEVEL"] = str(logging_config.get("ApplicationLogLevel", "INFO"))
     env.update(function.environment)
+    env.update(overrides or {})
     return env
 
 
@@ -174,6 +177,18 @@ class FunctionRunner:
         self.log_stream = ""
         self.cold_starts = 0
         self.handler_file: str | None = None
+        # Set over the deployed environment at each start (see `reconfigure`).
+        self.overrides: dict[str, str] = {}
+
+    def reconfigure(self, overrides: dict[str, str]) -> bool:
+        """Variables over the deployed environment from the next invocation on. A change ends
+        the warm environment, as a configuration change does in Lambda: the next invocation
+        is a cold start. Not while an invocation runs. Returns whether anything changed."""
+        if overrides == self.overrides:
+            return False
+        self.overrides = dict(overrides)
+        self._kill()
+        return True
 
     def invoke(self, event: dict[str, Any], budget_seconds: float) -> Invocation:
         cold = self._process is None
@@ -237,6 +252,7 @@ class FunctionRunner:
             task_root=self._task_root,
             mgn_endpoint=self._mgn_endpoint,
             log_stream=self.log_stream,
+            overrides=self.overrides,
         )
         log_path = self._task_root.parent / f"{self.label}-{self.cold_starts}.log"
         self._log = log_path.open("w+b")

@@ -10,10 +10,12 @@ programme under way, whose past failures page nobody.
 What happens after the first run can only happen in real time, and ticks follow each other in
 seconds. So at the last tick the sandbox plays one more wave, small: a test job and its
 cutover in the stack's own account (with the programme's generator, so with a failed
-conversion attempt and a failed cutover launch when ``--failure-rate`` is above 0), laid
-between the account's first export and the tick's real time, compressed into those seconds.
-From that tick on the emulator's clock is the real one. The wave's items are the run's live
-items: what the alert rules fire on.
+conversion attempt, a failed cutover launch, and, ``wave_spec`` sees to it, a server of the
+cutover launched whose post-launch action that must succeed for cutover fails, when
+``--failure-rate`` is above 0), laid between the account's first export and the tick's real
+time, compressed into those seconds, its late items and post-launch actions included. From
+that tick on the emulator's clock is the real one. The wave's items and derived events are the
+run's live ones: what the alert rules fire on.
 
 Its servers are named in MGN before the first tick (``register``; ``sandbox.live_inventory``:
 the MGN wave ``Wave <n> - Live`` after the programme's last, hostnames the programme does not
@@ -47,18 +49,50 @@ _SHAPE_TIMELINE = Timeline(
     live_start=datetime(2000, 1, 1, tzinfo=UTC), live_end=datetime(2000, 1, 1, 0, 1, tzinfo=UTC)
 )
 _ALNUM = string.ascii_letters + string.digits
+# wave_spec looks this many seeds on for a wave whose cutover launches a server.
+SEED_TRIES = 50
+_ANY = "000000000000"  # an account to draw a shape in (only its jobs' statuses are looked at)
 
 
 def wave_spec(programme_spec: ProgrammeSpec) -> ProgrammeSpec:
-    """One wave in the caller's account, seeded apart from the programme's (job ids differ)."""
-    return ProgrammeSpec(
+    """One wave in the caller's account, seeded apart from the programme's (job ids differ),
+    with its late items. With failures on, the seed is the first after the programme's whose
+    cutover launches a server besides the one it fails to launch: the generator then fails an
+    action of that server that must succeed for cutover, so that the wave shows what each
+    alert rule fires on (a failed conversion attempt, a failed cutover launch, a cutover
+    outcome with a failed server, a failed post-launch action that must succeed)."""
+    first = ProgrammeSpec(
         accounts=1,
         jobs=WAVE_JOBS,
         seed=programme_spec.seed + 1,
         uninitialized=0,
         history_share=0.0,
         failure_rate=programme_spec.failure_rate,
+        late_item_share=programme_spec.late_item_share,
     )
+    if first.failure_rate <= 0:
+        return first
+    for offset in range(SEED_TRIES):
+        spec = replace(first, seed=first.seed + offset)
+        if _cutover_launches(generate_programme(spec, _SHAPE_TIMELINE, caller_account=_ANY)):
+            return spec
+    return first
+
+
+def _cutover_launches(shape: Programme) -> bool:
+    return any(job.initiated_by == "START_CUTOVER" and job.launches for job in shape.jobs)
+
+
+def last_change(programme: Programme) -> datetime:
+    """When the last thing the programme shows happens: a job's end, an item readable (a late
+    one after its job's end), an instance, an SSM agent's discovery, an action's end."""
+    moments = [job.ended for job in programme.jobs]
+    moments += [planned.visible_at for job in programme.jobs for planned in job.items]
+    for job in programme.jobs:
+        for launch in job.launches:
+            moments += [launch.launched, launch.ssm_discovered]
+            moments += [execution.ended for execution in launch.executions]
+    return max(moments)
 
 
 @dataclass
@@ -104,12 +138,14 @@ class LiveWave:
 
     def lay(self, emulator: MgnEmulator, since: datetime) -> None:
         """Play the wave into the emulator, logged after `since` (the account's first export)
-        and by now. A window too short to hold the wave makes it end a moment later: this
-        waits for that moment, as the emulator's clock must never be ahead of the real one."""
+        and by now, all of it (its late items and post-launch actions too): the tick that
+        lays it shows the whole of it. A window too short to hold the wave makes it end a
+        moment later: this waits for that moment, as the emulator's clock must never be ahead
+        of the real one."""
         now = datetime.now(UTC)
         end = max(now - END_MARGIN, since + timedelta(milliseconds=10))
         laid = self.lay_round(emulator, since, end)
-        last = max(job.ended for job in laid.jobs)
+        last = last_change(laid)
         while (ahead := (last - datetime.now(UTC)).total_seconds()) > 0:
             time.sleep(ahead + 0.01)
 
@@ -148,6 +184,7 @@ class LiveWave:
             items_revealed=0,
             jobs_total=len(self.shape.jobs),
             items_total=self.shape.item_count,
+            actions_total=self.shape.action_count,
         )
 
     def reveal_until(self, when: datetime) -> PlaybackProgress:
@@ -183,4 +220,7 @@ def combined(first: PlaybackProgress, second: PlaybackProgress) -> PlaybackProgr
         items_revealed=first.items_revealed + second.items_revealed,
         jobs_total=first.jobs_total + second.jobs_total,
         items_total=first.items_total + second.items_total,
+        actions_ended=first.actions_ended + second.actions_ended,
+        actions_total=first.actions_total + second.actions_total,
+        changes_left=first.changes_left + second.changes_left,
     )

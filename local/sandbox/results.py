@@ -1,11 +1,13 @@
-"""What reached the sinks, shown and checked: alerts, log lines, queries, function log, counts."""
+"""What reached the sinks, shown and checked: alerts, derived events, log lines, queries,
+function log, counts."""
 
 from __future__ import annotations
 
 import json
 import time
 from collections import Counter
-from dataclasses import asdict
+from collections.abc import Collection
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from local.mgn_emulator.emulator import MgnEmulator
@@ -14,6 +16,17 @@ from local.moto_deploy import local_session
 from local.sandbox.accounts import AccountRow
 from local.sandbox.capture import ALERT_SUBSCRIBER_NAME, Capture, LogRecord
 from local.sandbox.check import CheckResult, exactly_once
+from local.sandbox.derived import (
+    DerivedCheck,
+    DerivedSummary,
+    bus_typed,
+    check_derived,
+    derived_of,
+    event_label,
+    items_of,
+    log_typed,
+    summary_lines,
+)
 from local.sandbox.drain import Batch
 from local.sandbox.printer import Printer
 from local.sandbox.queries import QueryRun, run_saved_queries
@@ -36,6 +49,21 @@ def exporter_events(stack: DeployedStack, events: list[dict[str, Any]]) -> list[
     return [e for e in events if e.get("source") == stack.event_source]
 
 
+def exporter_items(stack: DeployedStack, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The details of the job log items the functions put on the bus (no derived events)."""
+    return items_of(bus_typed(exporter_events(stack, events)))
+
+
+@dataclass(frozen=True)
+class Checks:
+    items: CheckResult
+    derived: DerivedCheck
+
+    @property
+    def passed(self) -> bool:
+        return self.items.passed and self.derived.passed
+
+
 def show_results(
     say: Printer,
     stack: DeployedStack,
@@ -45,29 +73,45 @@ def show_results(
     emulator: MgnEmulator,
     accounts: list[AccountRow],
     records: list[LogRecord],
-) -> tuple[CheckResult, dict[str, Any]]:
-    """Shows the results; `records` are the event log group's lines, as read after the ticks."""
+    live_jobs: Collection[str] = (),
+) -> tuple[Checks, dict[str, Any]]:
+    """Shows the results; `records` are the event log group's lines, as read after the ticks;
+    `live_jobs`, the jobs that ended after their account's first export (the live wave's)."""
     from moto.events.models import EventPattern
 
     events = capture.bus_events()
     ours = exporter_events(stack, events)
+    on_bus = bus_typed(ours)
+    in_logs = log_typed([r.detail for r in records])
     matches = []
     for rule in stack.alert_rules:
         # moto's own matcher: the same one that routed the events to the rules' targets.
         pattern = EventPattern.load(json.dumps(rule.pattern))
-        matched = [e for e in ours if pattern.matches_event(e)]  # type: ignore[arg-type]
+        matched = [
+            typed
+            for event, typed in zip(ours, on_bus, strict=True)
+            if pattern.matches_event(event)  # type: ignore[arg-type]
+        ]
         matches.append(
             RuleMatches(
                 rule,
-                tuple(str(e["detail"].get("event")) for e in matched),
-                backfill=sum(1 for e in matched if e["detail"].get("backfill") is not False),
+                tuple(event_label(kind, detail) for kind, detail in matched),
+                backfill=sum(1 for _, detail in matched if detail.get("backfill") is not False),
             )
         )
     messages = capture.alert_messages()
-    items = BusItems.of([e["detail"] for e in ours])
+    items = BusItems.of(items_of(on_bus))
     say.line(f"Alert rules on {stack.bus_name}, to the alert topic:", 1)
     say.line(bus_items_line(items), 2)
     say.lines(alert_lines(matches, messages, ALERT_SUBSCRIBER_NAME), indent=2)
+
+    derived = DerivedSummary.of(derived_of(on_bus))
+    say.line(
+        "Derived events on the bus (from DescribeJobs; the same lines in the event log "
+        "group, with detailType):",
+        1,
+    )
+    say.lines(summary_lines(derived), indent=2)
 
     streams = sorted({r.stream for r in records})
     say.line(
@@ -108,7 +152,8 @@ def show_results(
             "MGN emulator faults answered: " + ", ".join(f"{k} {v}" for k, v in faults.items()), 1
         )
 
-    check = exactly_once(programme, [e["detail"] for e in ours], [r.detail for r in records])
+    check = exactly_once(programme, items_of(on_bus), items_of(in_logs))
+    derived_check = check_derived(programme, on_bus, in_logs, live_jobs=live_jobs)
     report: dict[str, Any] = {
         "deployment": {
             "stack": stack.deployment.stack_name,
@@ -119,6 +164,8 @@ def show_results(
             "accounts": [asdict(a) for a in programme.accounts],
             "jobs": len(programme.jobs),
             "items": programme.item_count,
+            "postLaunchActions": programme.action_count,
+            "jobsWithLateItems": sum(1 for job in programme.jobs if job.late_items),
         },
         "functions": {
             "dispatcher": _function_report(stack.dispatcher),
@@ -128,6 +175,7 @@ def show_results(
         "ticks": [tick_report(r) for r in history.records],
         "accounts": [asdict(row) for row in accounts],
         "busEvents": len(events),
+        "busDerived": derived.as_report(),
         "busItems": {
             "live": items.live,
             "backfill": items.backfill,
@@ -139,6 +187,7 @@ def show_results(
             "matchedBackfill": sum(m.backfill for m in matches),
             "messages": len(messages),
             "firstMessage": messages[0] if messages else None,
+            "subjects": [message.split("\n", 1)[0] for message in messages],
         },
         "logLines": len(records),
         "queries": [
@@ -147,8 +196,9 @@ def show_results(
         ],
         "apiCalls": dict(calls),
         "check": asdict(check) | {"passed": check.passed},
+        "derivedCheck": asdict(derived_check) | {"passed": derived_check.passed},
     }
-    return check, report
+    return Checks(check, derived_check), report
 
 
 def _function_report(function: DeployedFunction) -> dict[str, Any]:
@@ -178,6 +228,7 @@ def tick_report(record: TickRecord) -> dict[str, Any]:
         "deadLetters": record.drain.dead_letters,
         "queue": {"visible": record.drain.visible, "inFlight": record.drain.in_flight},
         "seconds": round(record.took_seconds, 2),
+        "graceSeconds": record.grace_seconds,
     }
 
 

@@ -19,16 +19,23 @@ from local.sandbox import moto_patches
 from local.sandbox.accounts import account_lines, account_rows, queue_line
 from local.sandbox.capture import ALERT_SUBSCRIBER_NAME, CAPTURE_NAME, Capture
 from local.sandbox.checkpoints import read_checkpoints
+from local.sandbox.derived import check_lines as derived_check_lines
+from local.sandbox.derived import items_of, log_typed
 from local.sandbox.drain import stack_drain
 from local.sandbox.errors import SandboxError
 from local.sandbox.function import FunctionLogs, FunctionRunner, extract_code
-from local.sandbox.keep_running import DEFAULT_INTERVAL_SECONDS, KeepRunning, keep_running
+from local.sandbox.keep_running import (
+    DEFAULT_INTERVAL_SECONDS,
+    ROUND_TICKS,
+    KeepRunning,
+    keep_running,
+)
 from local.sandbox.live_wave import LiveWave, wave_spec
 from local.sandbox.planned import PlannedStack, read_planned
 from local.sandbox.printer import Printer
 from local.sandbox.progress import TickTable
-from local.sandbox.results import exporter_events, show_results, tick_report
-from local.sandbox.simulation import TimePlan, plan_time
+from local.sandbox.results import exporter_items, show_results, tick_report
+from local.sandbox.simulation import SettleTimings, TimePlan, plan_time, settle_timings
 from local.sandbox.stack import DeployedStack, describe_stack
 from local.sandbox.summary import (
     check_lines,
@@ -62,6 +69,9 @@ class Options:
     tick_minutes: float | None = None
     history_days: float = 3.0
     failure_rate: float = 1.0
+    # The share of jobs that show COMPLETED before their last items are readable (late items,
+    # 20-90 simulated seconds later; the live wave's too): each must still be exported once.
+    late_item_share: float = 0.2
     throttle_rate: float = 0.0
     error_rate: float = 0.0
     page_size: int | None = None
@@ -131,6 +141,7 @@ def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> O
             uninitialized=options.uninitialized,
             seed=options.seed,
             failure_rate=options.failure_rate,
+            late_item_share=options.late_item_share,
         )
         programme = generate_programme(spec, plan.timeline, caller_account=stack.account_id)
         # The live wave needs a tick after the first (the first export of its account): the
@@ -176,7 +187,13 @@ def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> O
             resources.callback(worker.close)
         dispatcher_budget = min(stack.dispatcher.timeout_seconds, options.function_timeout)
         worker_budget = min(stack.worker.timeout_seconds, options.function_timeout)
+        settle = settle_timings(
+            planned.overlap_minutes,
+            keep_running_every=options.keep_running_every if options.keep_running else None,
+            round_ticks=ROUND_TICKS,
+        )
         _show_functions(say, stack, options, len(workers), dispatcher_budget, worker_budget)
+        _show_settle(say, settle, plan.ticks, options.keep_running)
         function_logs = FunctionLogs(stack)
         table = TickTable(out)
         loop = TickLoop(
@@ -195,6 +212,8 @@ def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> O
             retry_wait_seconds=options.retry_wait_seconds,
             max_drains=options.max_drains,
             wave=wave,
+            workers=workers,
+            settle=settle,
         )
         history = loop.run()
         # What MGN held in all: the programme and, once laid, the live wave.
@@ -205,13 +224,15 @@ def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> O
             say.line(f"handlers imported from the extracted package: {handler_file}", 1)
 
         records = capture.log_records()
-        bus_details = [e["detail"] for e in exporter_events(stack, capture.bus_events())]
+        # The job log items (the derived events have their own section and check).
+        bus_details = exporter_items(stack, capture.bus_events())
+        log_details = items_of(log_typed([r.detail for r in records]))
         accounts = account_rows(
             programme=programme,
             own_account=stack.account_id,
             history=history,
             bus_details=bus_details,
-            log_details=[r.detail for r in records],
+            log_details=log_details,
             checkpoints=read_checkpoints(stack),
             last_drain=history.records[-1].drain if history.records else None,
         )
@@ -224,20 +245,22 @@ def run(options: Options, out: TextIO, stop: threading.Event | None = None) -> O
             ),
             2,
         )
-        waves = wave_rows(bus_details, [r.detail for r in records])
-        say.line("Per wave at the end (the names the exporter put on its events):", 1)
+        waves = wave_rows(bus_details, log_details)
+        say.line("Per wave at the end (the names the exporter put on its items):", 1)
         say.lines(wave_lines(waves), indent=2)
         say.line(WAVE_LEGEND, 2)
-        say.lines(example_lines(bus_details, capture.alert_messages()), indent=2)
+        say.lines(example_lines(bus_details, capture.alert_messages(), alerts=6), indent=2)
 
         say.step("Results")
+        live_jobs = {job.job_id for laid in wave.rounds for job in laid.jobs} if wave else set()
         check, report = show_results(
-            say, stack, capture, programme, history, emulator, accounts, records
+            say, stack, capture, programme, history, emulator, accounts, records, live_jobs
         )
         elapsed = time.monotonic() - started
         cold_starts = sum(r.cold_starts for r in [dispatcher, *workers])
         say.line()
-        say.lines(check_lines(check), indent=0)
+        say.lines(check_lines(check.items), indent=0)
+        say.lines(derived_check_lines(check.derived), indent=0)
         say.line(
             f"Sandbox: {plural(len(history.records), 'tick')} ({history.drains} drain), "
             f"{plural(len(history.batches), 'worker invocation')}, "
@@ -375,6 +398,30 @@ def _show_functions(
     )
 
 
+def _show_settle(say: Printer, settle: SettleTimings, ticks: int, keep_running: bool) -> None:
+    """The worker's completed-job timings by phase (sandbox.simulation.SettleTimings)."""
+    phases = []
+    if ticks > 1:
+        phases.append(
+            f"{settle.compressed} s for ticks 1-{ticks - 1} (MGN's clock lags the worker's by up "
+            "to the live window: no job of it closes before all of it is shown)"
+        )
+    phases.append(
+        f"{settle.caught_up} s from tick {ticks} on (everything MGN will show is shown by then)"
+    )
+    if keep_running:
+        phases.append(
+            f"{settle.kept_running} s in the ticks after the report (a round of the live wave "
+            f"happens over {ROUND_TICKS} of their intervals)"
+        )
+    say.line(
+        "a completed job closes once settled: the worker's COMPLETED_JOB_GRACE_SECONDS and "
+        "POST_LAUNCH_WAIT_SECONDS (local-only settings, over the stack's minutes) are",
+        1,
+    )
+    say.lines(phases, indent=2)
+
+
 def _queue_name(url: str) -> str:
     return url.rsplit("/", 1)[-1]
 
@@ -407,6 +454,19 @@ def _show_programme(
         f"{plural(len(programme.jobs) - len(history), 'job')} appear as simulated time passes, "
         f"{plural(plan.ticks, 'tick')} of {step_minutes:g} simulated minutes (all of it logged "
         "before the first tick's real time: backfill to the exporter too)",
+        1,
+    )
+    late = sum(1 for job in programme.jobs if job.late_items)
+    say.line(
+        f"after the launches: {plural(programme.action_count, 'post-launch action')} on the "
+        "launched servers, running past their jobs' ends (MGN Post-Launch Action events, then "
+        "one MGN Job Outcome per job once settled)"
+        + (
+            f"; {plural(late, 'job')} {'shows' if late == 1 else 'show'} COMPLETED before "
+            "their last items are readable (late items)"
+            if late
+            else ""
+        ),
         1,
     )
     if wave is None:

@@ -106,16 +106,20 @@ def alert_lines(matches: list[RuleMatches], messages: list[str], subscriber: str
     return lines
 
 
-def sample_log_lines(records: list[LogRecord], count: int = 3) -> list[LogRecord]:
-    """A few telling lines: the first item of the last job, a failure with its rawError, and
-    the last line written."""
+def sample_log_lines(records: list[LogRecord], count: int = 4) -> list[LogRecord]:
+    """A few telling lines: the first item of the last job, a failure with its rawError, the
+    last item written, and a post-launch action's line (a failed one if any; a job outcome's
+    line, which lists every server, is too long to show)."""
     if not records:
         return []
     by_time = sorted(records, key=lambda r: r.timestamp_ms)
+    items = [r for r in by_time if '"detailType"' not in r.message]
+    actions = [r for r in by_time if '"detailType":"MGN Post-Launch Action"' in r.message]
+    failed_actions = [r for r in actions if '"status":"FAILED"' in r.message]
     picks: list[LogRecord] = []
-    failures = [r for r in by_time if '"rawError"' in r.message]
-    last_start = [r for r in by_time if '"JOB_START"' in r.message][-1:]
-    for candidate in [*last_start, *failures[-1:], by_time[-1]]:
+    failures = [r for r in items if '"rawError"' in r.message]
+    last_start = [r for r in items if '"JOB_START"' in r.message][-1:]
+    for candidate in [*last_start, *failures[-1:], *items[-1:], *(failed_actions or actions)[-1:]]:
         if candidate not in picks:
             picks.append(candidate)
     return picks[:count]

@@ -18,9 +18,14 @@ and every round of the live wave are over, the wave is laid again over the next 
 
 After the last tick, extra "drain" ticks (the programme's time no longer moves) run while work
 is left over for an account whose items must be exported: its last outcome in the tick was not
-a complete export (a failure, a backlog), or its records wait for a retry. A drain tick waits
-for those retries (up to ``retry_wait_seconds``): the tick's new request for the account is
-held behind them in its message group.
+a complete export (a failure, a backlog), or its records wait for a retry, or a job is still
+open in its checkpoint (its outcome not sent yet). A drain tick waits for those retries (up to
+``retry_wait_seconds``): the tick's new request for the account is held behind them in its
+message group.
+
+Before each tick the worker's environments get the completed-job timings of the run's phase
+(``simulation.SettleTimings``: the ticks before the last, the last and the drain ticks, the
+ticks of ``--keep-running``); a change is a cold start of each.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,7 +45,7 @@ from local.sandbox.drain import Batch, DrainResult, WorkQueueDrain
 from local.sandbox.function import FunctionLogs, FunctionRunner, Invocation
 from local.sandbox.live_wave import LiveWave, combined
 from local.sandbox.progress import TickRow, TickTable
-from local.sandbox.simulation import TimePlan
+from local.sandbox.simulation import SettleTimings, TimePlan
 from local.sandbox.stack import DeployedStack
 from local.sandbox.words import plural
 
@@ -70,6 +75,8 @@ class TickRecord:
     drain: DrainResult
     lag_seconds: float | None
     took_seconds: float
+    # The worker's COMPLETED_JOB_GRACE_SECONDS (and POST_LAUNCH_WAIT_SECONDS) in the tick.
+    grace_seconds: int | None = None
 
     @property
     def dispatched(self) -> dict[str, Any] | None:
@@ -212,6 +219,8 @@ class TickLoop:
         retry_wait_seconds: float,
         max_drains: int,
         wave: LiveWave | None = None,
+        workers: Sequence[FunctionRunner] = (),
+        settle: SettleTimings | None = None,
     ) -> None:
         self._stack = stack
         self._emulator = emulator
@@ -231,6 +240,9 @@ class TickLoop:
         self._wave_expected = wave is not None and plan.ticks > 1
         self._exported_accounts = set(playback.programme.exported_accounts)
         self._last_event_time: str | None = None
+        self._workers = list(workers)
+        self._settle = settle
+        self._grace: int | None = None
 
     def run(self) -> TickHistory:
         history = TickHistory()
@@ -245,10 +257,7 @@ class TickLoop:
                 )
             )
         drains = 0
-        while (
-            not caught_up(history.records[-1], self._exported_accounts)
-            and drains < self._max_drains
-        ):
+        while not self._done(history.records[-1]) and drains < self._max_drains:
             drains += 1
             history.records.append(
                 self._tick(f"+{drains}", self._plan.ticks, history, wait_for_retries=True)
@@ -271,6 +280,11 @@ class TickLoop:
         else:
             simulated = self._plan.tick_time(tick)
         progress = self._reveal(simulated)
+        if self._settle is not None:
+            # Before the last tick MGN's clock lags the worker's by up to the window; from the
+            # last on (the live wave laid, whole, at it) everything MGN will show is shown.
+            last = tick >= self._plan.ticks
+            self._use_grace(self._settle.caught_up if last else self._settle.compressed)
         return self._dispatch_and_drain(
             label,
             simulated,
@@ -286,11 +300,26 @@ class TickLoop:
         `round_seconds` from the previous tick on, so that this tick and the next ones show it."""
         simulated = datetime.now(UTC)
         progress = self._reveal(simulated)
+        if self._settle is not None:
+            self._use_grace(self._settle.kept_running)
         notes: list[str] = []
         if progress.finished:
             notes.append(self._lay_round(history, timedelta(seconds=round_seconds)))
             progress = self._reveal(simulated)
         return self._dispatch_and_drain(label, simulated, progress, history, notes=notes)
+
+    def _use_grace(self, seconds: int) -> None:
+        """The worker's completed-job timings from this tick on (a change: cold starts)."""
+        self._grace = seconds
+        for worker in self._workers:
+            worker.reconfigure(SettleTimings.overrides(seconds))
+
+    def _done(self, record: TickRecord) -> bool:
+        """Caught up (``caught_up``), and every job closed in the checkpoints: settled, read to
+        its end and its outcome sent."""
+        if not caught_up(record, self._exported_accounts):
+            return False
+        return not any(c.open_jobs for c in read_checkpoints(self._stack).values())
 
     def _reveal(self, simulated: datetime) -> PlaybackProgress:
         """Set MGN's clock; what the programme and the live wave have shown by then."""
@@ -345,6 +374,7 @@ class TickLoop:
             drain=drain,
             lag_seconds=max(lags) if lags else None,
             took_seconds=time.monotonic() - started,
+            grace_seconds=self._grace,
         )
         self._table.row(self._row(record, history))
         for note in notes:

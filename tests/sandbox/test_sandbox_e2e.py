@@ -29,6 +29,9 @@ from local.sandbox.synth import REPO_ROOT, synthesize
 
 SMALL_WORLD = ["--accounts", "3", "--jobs", "8", "--ticks", "4", "--seed", "7"]
 FAILURES = ("SNAPSHOT_FAIL", "CONVERSION_FAIL", "LAUNCH_FAILED", "CLEANUP_FAIL")
+ITEM_RULES = ("ErrorItemsRule", "CutoverLaunchFailureRule")
+OUTCOME_RULE = "FailedCutoverOutcomeRule"
+ACTION_RULE = "FailedRequiredPostLaunchActionRule"
 # A tick after the report (--keep-running): numbered on, without the run's "/total".
 KEPT_TICK_ROW = r"^\s+(\d+)\s+\d\d:\d\d:\d\d\s+\d+/\d+\s"
 # How long the test's own rule may take to receive the live wave's events (a round is laid
@@ -132,6 +135,11 @@ def test_small_world_passes_the_check_and_stays_up_for_exploring(
         assert "AWS::Logs::QueryDefinition" in report["deployment"]["dropped"]
         ticks = report["ticks"]
         assert [t["label"] for t in ticks][:4] == ["1/4", "2/4", "3/4", "4/4"]
+        # The worker's completed-job grace: past the live window (20 simulated minutes) while
+        # MGN's clock lags the real one, 0 from the last tick on (everything is shown).
+        assert [t["graceSeconds"] for t in ticks[:3]] == [ticks[0]["graceSeconds"]] * 3
+        assert ticks[0]["graceSeconds"] > 20 * 60
+        assert all(t["graceSeconds"] == 0 for t in ticks[3:])
 
         # Each tick the dispatcher sent a work request for every account, and the worker's
         # environments drained them all: the initialized accounts exported, the uninitialized
@@ -181,13 +189,29 @@ def test_small_world_passes_the_check_and_stays_up_for_exploring(
         assert "waiting for a retry" not in output
         assert "work queue: empty; dead-letter queue: 0 messages" in output
 
-        # Every item of the initialized accounts reached both sinks exactly once.
+        # Every item of the initialized accounts reached both sinks exactly once, the late
+        # ones (readable after their job showed COMPLETED) included.
         check = report["check"]
         assert report["passed"] and check["passed"]
         assert check["expected"] == report["programme"]["items"] > 0
+        assert report["programme"]["jobsWithLateItems"] > 0
         for sink in check["sinks"]:
             assert sink["received"] == sink["distinct"] == check["expected"]
         assert "Exactly once: PASS" in output
+
+        # The derived events too: every job settled and closed, its outcome once in each sink
+        # as MGN has it, every post-launch action's final status once in each.
+        derived = report["derivedCheck"]
+        assert derived["passed"]
+        assert derived["jobs"] == report["programme"]["jobs"] == 8 + 2  # the live wave's too
+        assert derived["executions"] == report["programme"]["postLaunchActions"] > 0
+        for sink in derived["sinks"]:
+            assert sink["outcomes"] == derived["jobs"]
+            assert sink["statuses"] >= derived["executions"]
+            assert sink["finals_missing"] == sink["statuses_duplicated"] == 0
+        assert "Derived events exactly once: PASS" in output
+        outcomes = report["busDerived"]["outcomes"]
+        assert len(outcomes) == derived["jobs"]
 
         # The programme is backfill to the exporter (logged before the first tick's real
         # time); the live wave, laid at the last tick after the own account's first export,
@@ -203,18 +227,36 @@ def test_small_world_passes_the_check_and_stays_up_for_exploring(
         assert set(items["backfillErrors"]) & set(FAILURES)
 
         # The alert rules fired on the live failures, and on nothing backfilled: every live
-        # ERROR item matched one rule (a cutover launch failure the narrow one, any other the
-        # broad one), the topic delivered one message per match.
+        # ERROR item matched one item rule (a cutover launch failure the narrow one, any other
+        # the broad one); the live cutover's outcome (a server failed to launch) and its
+        # failed action that must succeed for cutover matched the derived events' rules; the
+        # topic delivered one message per match.
         alerts = report["alerts"]
+        rules = alerts["rules"]
         assert alerts["matchedBackfill"] == 0
-        assert sum((Counter(events) for events in alerts["rules"].values()), Counter()) == Counter(
+        assert sum((Counter(rules[rule]) for rule in ITEM_RULES), Counter()) == Counter(
             items["liveErrors"]
         )
-        fired = {rule: events for rule, events in alerts["rules"].items() if events}
+        live_outcomes = [row for row in outcomes if row["live"]]
+        assert {row["jobID"] for row in live_outcomes} == set(wave["jobs"])
+        failed_cutovers = [
+            row for row in live_outcomes if row["initiatedBy"] == "START_CUTOVER" and row["failed"]
+        ]
+        assert failed_cutovers
+        assert rules[OUTCOME_RULE] == {"MGN Job Outcome": len(failed_cutovers)}
+        must_failed = sum(row["mustSucceedFailed"] for row in live_outcomes)
+        assert must_failed > 0
+        assert rules[ACTION_RULE] == {"MGN Post-Launch Action": must_failed}
+        fired = {rule: events for rule, events in rules.items() if events}
         assert any(event in FAILURES for events in fired.values() for event in events)
         assert alerts["messages"] == sum(sum(events.values()) for events in fired.values())
         assert any(f in alerts["firstMessage"] for f in FAILURES)
         assert wave["account"] in alerts["firstMessage"]
+        subjects = alerts["subjects"]
+        assert sum(s.startswith("MGN cutover finished: ") for s in subjects) == len(failed_cutovers)
+        assert sum(s.startswith("MGN post-launch action failed: ") for s in subjects) == must_failed
+        assert all(wave["wave"] in s for s in subjects)
+        assert "FailedCutoverOutcomeRule" in output and "MGN cutover finished: " in output
 
         # The live wave's servers are named in MGN (a wave of its own after the programme's,
         # hostnames of their own), so its events and alerts name them.
@@ -330,6 +372,10 @@ def test_keep_running_for_some_ticks_lays_the_live_wave_and_exits(
     report: dict[str, Any] = json.loads(report_path.read_text())
     kept = report["keptRunning"]
     assert [tick["label"] for tick in kept["ticks"]] == ["2", "3"]
+    # One tick shows the whole programme: no grace needed. After it, a round of the wave takes
+    # two intervals from the tick before the one that lays it: the grace is one more.
+    assert report["ticks"][0]["graceSeconds"] == 0
+    assert [tick["graceSeconds"] for tick in kept["ticks"]] == [15, 15]
     assert [m.group(1) for m in re.finditer(KEPT_TICK_ROW, output, re.MULTILINE)] == ["2", "3"]
     for tick in kept["ticks"]:
         assert tick["dispatch"]["ok"] and tick["dispatch"]["accountsDispatched"] == 3
