@@ -38,7 +38,7 @@ from mgn_exporter.job_discovery import Discovery, discover_jobs
 from mgn_exporter.job_steps import StepFold, StepTrack, step_of
 from mgn_exporter.metric_names import StepDurations, WorkerCounters, WorkerMetric
 from mgn_exporter.mgn_reader import PAGE_SIZE, LogPage
-from mgn_exporter.post_launch import SettleRule
+from mgn_exporter.post_launch import SettleRule, participants
 from mgn_exporter.reports import AccountReport
 
 if TYPE_CHECKING:
@@ -402,7 +402,11 @@ class AccountExport:
             job = batch.advanced(job)
             track = self._steps.get(job_id)
             if track is not None:
-                job = replace(job, steps=track.saved_at(job.position).to_item() or None)
+                fold = track.saved_at(job.position)
+                record = self._discovery.records.get(job_id)
+                if record is not None:
+                    fold = fold.only(participants(record))
+                job = replace(job, steps=fold.to_item() or None)
             state.jobs[job_id] = job
             end = batch.log_ends.get(job_id)
             if (

@@ -71,9 +71,16 @@ class StepFold:
         self.servers: dict[str, dict[str, Any]] = copy.deepcopy(
             {key: dict(value) for key, value in (servers or {}).items()}
         )
+        # The servers whose summaries this fold may change in place: a copy shares the others
+        # with its original until it changes one (a job's log can name hundreds of servers,
+        # and the export copies the fold at every page).
+        self._owned: set[str] = set(self.servers)
 
     def copy(self) -> StepFold:
-        return StepFold(self.open, self.servers)
+        fold = StepFold(self.open)
+        fold.servers = dict(self.servers)
+        self._owned = set()  # shared now: neither changes a summary in place any more
+        return fold
 
     def take(self, item: Mapping[str, Any]) -> float | None:
         """Fold one item in; returns the duration (seconds) it ends, if it ends a known start."""
@@ -112,7 +119,24 @@ class StepFold:
         return duration / 1000 if duration is not None else None
 
     def _summary(self, server: str) -> dict[str, Any]:
-        return self.servers.setdefault(server, {})
+        if server not in self._owned:
+            shared = self.servers.get(server, {})
+            self.servers[server] = {
+                key: dict(value) if isinstance(value, dict) else value
+                for key, value in shared.items()
+            }
+            self._owned.add(server)
+        return self.servers[server]
+
+    def only(self, servers: set[str]) -> StepFold:
+        """The fold kept for the job's listed servers (and the job's own step): what the
+        checkpoint saves, bounded by the job's servers however many others its items name."""
+        fold = StepFold(
+            {key: at for key, at in self.open.items() if key.split("|", 1)[1] in servers | {""}}
+        )
+        fold.servers = {key: value for key, value in self.servers.items() if key in servers}
+        self._owned = set()
+        return fold
 
     def to_item(self) -> dict[str, Any]:
         """The checkpoint's form ({} when nothing is known yet)."""

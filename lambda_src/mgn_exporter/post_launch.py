@@ -99,6 +99,11 @@ def _action_run(server_id: str, entry: Mapping[str, Any]) -> ActionRun | None:
     )
 
 
+def participants(job: Mapping[str, Any]) -> set[str]:
+    """The servers DescribeJobs lists for the job: the only ones its outcome names."""
+    return {launch.server_id for launch in server_launches(job)}
+
+
 @dataclass(frozen=True)
 class SettleRule:
     """How long a completed job stays open: at least `grace` after its end (items MGN makes
