@@ -7,7 +7,9 @@ batch in worker processes of their own, against moto's server and the MGN emulat
 fault proxy. Then it counts item by item what reached EventBridge and the log group, and checks
 every delivered copy's names against the world's: each world's servers have names in MGN (a
 wave, applications, hostnames: ``names.WorldNames``), and an event of a named server goes out
-with exactly those names, or without names and counted in ``EventsNotEnriched``.
+with exactly those names, or without names and counted in ``EventsNotEnriched``. The derived
+events (job outcomes, post-launch action statuses) are held to the world's launches and
+post-launch actions the same way (``derived``).
 ``python -m local.faultsuite`` runs them; ``tests/faults`` runs them under pytest (the quick
 subset by default, the full set with ``-m slow``).
 """

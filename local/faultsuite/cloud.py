@@ -33,6 +33,7 @@ from local.faultsuite.names import DeliveredCopy
 from local.mgn_emulator import MgnEmulator
 from mgn_exporter.checkpoint import AccountState
 from mgn_exporter.checkpoint_store import PARTITION_KEY, _state_from_item, account_key
+from mgn_exporter.derived_events import DERIVED_DETAIL_TYPES
 from mgn_exporter.events import event_id_for
 from mgn_exporter.work_request import REASON_CONTINUATION, BadMessage, parse_body
 
@@ -50,12 +51,19 @@ BUS = "mgn-job-log-events"
 LOG_GROUP = "/mgn-job-log-exporter/events"
 TABLE = "mgn-job-log-exporter-checkpoints"
 RULE = "all-job-log-events"
-DETAIL_TYPE = "MGN Job Log Event"
+DETAIL_TYPE = "MGN Job Log Event"  # a job log item; the derived events have their own
 WORK_QUEUE = "mgn-job-log-exporter-work.fifo"
 DEAD_LETTER_QUEUE = "mgn-job-log-exporter-work-dlq.fifo"
 # The stack's default (workerMaxReceiveCount).
 MAX_RECEIVE_COUNT = 5
 RETRY_BACKOFF_SECONDS = 1
+# A completed job stays open this long after MGN's endDateTime (the stack's 15 minutes), and
+# up to the wait while its post-launch actions run (the stack's 60 minutes): in seconds, which
+# the stack never sets. Longer than any scenario, so that a job settles exactly when the
+# harness moves its endDateTime that far into the past (harness.Harness.settle_job): never
+# because a machine was slow or fast.
+COMPLETED_JOB_GRACE_SECONDS = 600
+POST_LAUNCH_WAIT_SECONDS = 1200
 MOTO_ACCOUNT = "123456789012"  # the account moto's server puts every resource in
 
 
@@ -101,6 +109,20 @@ class DeadLetter:
 
 
 @dataclass(frozen=True)
+class DerivedCopy:
+    """One copy of a derived event in one sink: its DetailType (the bus entry's, or the log
+    line's `detailType`) and its Detail."""
+
+    sink: str  # "eventbridge" or "logs"
+    detail_type: str
+    detail: dict[str, Any]
+
+    @property
+    def event_id(self) -> str:
+        return str(self.detail.get("eventId"))
+
+
+@dataclass(frozen=True)
 class ItemKey:
     account_id: str
     job_id: str
@@ -143,6 +165,12 @@ class Cloud:
         self._mgn: MgnClient = emulator.client()
         self._bus_seen: Counter[str] = Counter()
         self._logs_seen: Counter[str] = Counter()
+        # Derived events (their DetailType, or a log line with `detailType`) apart from items.
+        self._bus_derived: Counter[str] = Counter()
+        self._logs_derived: Counter[str] = Counter()
+        self.derived_copies: list[DerivedCopy] = []
+        # Bus entries of a DetailType the exporter does not send (counted, as a problem).
+        self.strays: Counter[str] = Counter()
         self._stream_read: dict[str, int] = {}
         self.details: dict[str, dict[str, Any]] = {}  # eventId -> a Detail as delivered
         # Every copy either sink delivered, as far as its names go (see names.check_names).
@@ -166,7 +194,9 @@ class Cloud:
         self.events.put_rule(
             Name=RULE,
             EventBusName=BUS,
-            EventPattern=json.dumps({"source": [SOURCE], "detail-type": [DETAIL_TYPE]}),
+            EventPattern=json.dumps(
+                {"source": [SOURCE], "detail-type": [DETAIL_TYPE, *DERIVED_DETAIL_TYPES]}
+            ),
         )
         self.events.put_targets(
             Rule=RULE, EventBusName=BUS, Targets=[{"Id": "queue", "Arn": queue_arn}]
@@ -217,6 +247,8 @@ class Cloud:
                 # The stack's 30 s, scaled down like the visibility timeout: a failed record
                 # comes back after 1, 2, 4... seconds.
                 "RETRY_BACKOFF_SECONDS": str(RETRY_BACKOFF_SECONDS),
+                "COMPLETED_JOB_GRACE_SECONDS": str(COMPLETED_JOB_GRACE_SECONDS),
+                "POST_LAUNCH_WAIT_SECONDS": str(POST_LAUNCH_WAIT_SECONDS),
             }
         )
         return env
@@ -291,9 +323,17 @@ class Cloud:
             time.sleep(0.02)
 
     def bus_ids(self) -> Counter[str]:
-        """Copies of each eventId the rule delivered from the bus (read from its SQS target)."""
+        """Copies of each job log item's eventId the rule delivered from the bus (read from its
+        SQS target)."""
         with self._sinks_lock:
             return self._read_bus()
+
+    def derived_ids(self) -> tuple[Counter[str], Counter[str]]:
+        """Copies of each derived event's eventId in (EventBridge, the log group)."""
+        with self._sinks_lock:
+            self._read_bus()
+            self._read_logs()
+            return Counter(self._bus_derived), Counter(self._logs_derived)
 
     def _read_bus(self) -> Counter[str]:
         while True:
@@ -303,7 +343,15 @@ class Cloud:
             if not messages:
                 return Counter(self._bus_seen)
             for message in messages:
-                detail = json.loads(message["Body"])["detail"]
+                entry = json.loads(message["Body"])
+                detail, detail_type = entry["detail"], str(entry.get("detail-type"))
+                if detail_type in DERIVED_DETAIL_TYPES:
+                    self._bus_derived[detail["eventId"]] += 1
+                    self.derived_copies.append(DerivedCopy("eventbridge", detail_type, detail))
+                    continue
+                if detail_type != DETAIL_TYPE:
+                    self.strays[detail_type] += 1
+                    continue
                 self._bus_seen[detail["eventId"]] += 1
                 self.details.setdefault(detail["eventId"], detail)
                 self.copies.append(DeliveredCopy.of("eventbridge", detail))
@@ -333,17 +381,31 @@ class Cloud:
             events = list(stream.events)
             for event in events[self._stream_read.get(name, 0) :]:
                 detail = json.loads(event.message)
+                if "detailType" in detail:  # a derived event: an item's line has none
+                    self._logs_derived[detail["eventId"]] += 1
+                    self.derived_copies.append(
+                        DerivedCopy("logs", str(detail["detailType"]), detail)
+                    )
+                    continue
                 self._logs_seen[detail["eventId"]] += 1
                 self.copies.append(DeliveredCopy.of("logs", detail))
             self._stream_read[name] = len(events)
         return Counter(self._logs_seen)
 
     def delivered_copies(self) -> list[DeliveredCopy]:
-        """Every copy both sinks delivered so far (read on from where the last read ended)."""
+        """Every copy of an item both sinks delivered so far (read on from where the last read
+        ended)."""
         with self._sinks_lock:
             self._read_bus()
             self._read_logs()
             return list(self.copies)
+
+    def delivered_derived(self) -> list[DerivedCopy]:
+        """Every copy of a derived event both sinks delivered so far."""
+        with self._sinks_lock:
+            self._read_bus()
+            self._read_logs()
+            return list(self.derived_copies)
 
     # -- the work queue ---------------------------------------------------------------------------
 

@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_SECONDS = 60.0
 # An invocation the suite waits for longer than its budget plus this has hung: a failure.
 HANG_SLACK_SECONDS = 30.0
+# How often an invocation to be killed on a signal checks for it.
+KILL_POLL_SECONDS = 0.01
 
 
 class WorkerError(RuntimeError):
@@ -121,10 +123,13 @@ class Worker:
         budget_ms: int,
         *,
         kill_after_s: float | None = None,
+        kill_when: threading.Event | None = None,
         event: dict[str, Any] | None = None,
         handler: str = "worker",
     ) -> Invocation:
-        """Invoke once; with ``kill_after_s``, SIGKILL the process unless it answered by then."""
+        """Invoke once; with ``kill_after_s``, SIGKILL the process unless it answered by then;
+        with ``kill_when``, SIGKILL it as soon as that event is set (by whoever saw it reach
+        the point it is killed at), unless it answered before."""
         self.wait_ready()
         invocation = Invocation(
             str(uuid.uuid4()),
@@ -145,7 +150,14 @@ class Worker:
             self._stdin.flush()
             self.invocations += 1
             timeout = budget_ms / 1000 + HANG_SLACK_SECONDS
-            if kill_after_s is not None and kill_after_s < timeout:
+            if kill_when is not None:
+                line = self._read_line_unless(kill_when, timeout)
+                if line is None and kill_when.is_set():
+                    self.kill()
+                    invocation.killed = True
+                    invocation.kill_after_s = time.monotonic() - invocation.started_at
+                    return invocation
+            elif kill_after_s is not None and kill_after_s < timeout:
                 line = self._read_line(kill_after_s)
                 if line is None:
                     self.kill()
@@ -186,6 +198,18 @@ class Worker:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.kill()
+
+    def _read_line_unless(self, stop: threading.Event, timeout: float) -> str | None:
+        """A line, or None once `stop` is set or `timeout` has passed."""
+        deadline = time.monotonic() + timeout
+        while not stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            line = self._read_line(min(left, KILL_POLL_SECONDS))
+            if line is not None:
+                return line
+        return None
 
     def _read_line(self, timeout: float) -> str | None:
         deadline = time.monotonic() + timeout
@@ -257,6 +281,7 @@ class Environments:
         budget_ms: int,
         *,
         kill_after_s: float | None = None,
+        kill_when: threading.Event | None = None,
         event: dict[str, Any] | None = None,
         handler: str = "worker",
         retire: bool = False,
@@ -266,7 +291,11 @@ class Environments:
         worker = self.take()
         try:
             invocation = worker.invoke(
-                budget_ms, kill_after_s=kill_after_s, event=event, handler=handler
+                budget_ms,
+                kill_after_s=kill_after_s,
+                kill_when=kill_when,
+                event=event,
+                handler=handler,
             )
         except WorkerError:
             worker.kill()

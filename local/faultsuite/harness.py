@@ -20,6 +20,14 @@ invoker raises, and the whole batch comes back. Failed records come back after t
 retry backoff (it shortens their visibility), and go to the dead-letter queue after
 maxReceiveCount receives. Once everything is exported, the hand-ons must stop by themselves
 (``settle``).
+
+Each job takes part with the servers its items name, and what MGN shows of them besides the
+log (launches, instances, post-launch actions: ``derived.DerivedWorld``) is set when the job
+completes (``complete``). A completed job settles when the harness moves its endDateTime past
+the workers' grace (``settle_job``): at once, or, for a job completed with late items, once
+the exporter has seen it COMPLETED and read to its end, when those items become readable
+(``release_late``, from ``drain``). "Drained" means every expected item and every derived
+event the world requires in both sinks, and no late item held back.
 """
 
 from __future__ import annotations
@@ -35,23 +43,27 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from local.esm_emulator import EventSourceMapping, MappingConfig
 from local.fault_proxy import FaultProxy
 from local.faultsuite.alarms import observe
 from local.faultsuite.cloud import (
+    COMPLETED_JOB_GRACE_SECONDS,
     MAX_RECEIVE_COUNT,
     OWN_ACCOUNT,
+    POST_LAUNCH_WAIT_SECONDS,
     REGION,
     Cloud,
     ItemKey,
     reset_moto,
 )
+from local.faultsuite.derived import DerivedKey, DerivedWorld, check_derived
 from local.faultsuite.environments import Environments, Invocation
 from local.faultsuite.ledger import Result, tally
-from local.faultsuite.names import WorldNames, check_names
+from local.faultsuite.names import WorldNames, check_names, mentioned
 from local.mgn_emulator import MgnEmulator
+from local.mgn_emulator.store import random_id
 from local.mgn_emulator.worlds import job_log
 from mgn_exporter.checkpoint import AccountState
 from mgn_exporter.export_batch import BATCH_ITEMS
@@ -77,8 +89,30 @@ SETTLE_INVOCATIONS = 12
 # Read by faultsuite.worker: the pause after a failed inventory read, in seconds (the
 # exporter's RETRY_AFTER_FAILURE_SECONDS, 300), scaled down for a scenario that waits it out.
 ENRICHMENT_RETRY_VARIABLE = "FAULTSUITE_ENRICHMENT_RETRY_SECONDS"
+# A settled job's endDateTime is this much further in the past than the grace (or the wait).
+SETTLE_MARGIN = timedelta(minutes=1)
 
 KillPlan = Callable[[dict[str, Any]], float | None]
+Sinks = tuple[Counter[str], Counter[str]]
+
+
+class KillSwitch(Protocol):
+    """Kills the worker invocations that are running when its event is set (a scenario sets
+    it when a worker reaches the point it must die at, e.g. from a proxy hold), then
+    `killed()` is called, before the kill's accounting."""
+
+    event: threading.Event
+
+    def killed(self) -> None: ...
+
+
+@dataclass
+class LateItems:
+    """Items of a completed job MGN makes readable only after the job shows COMPLETED."""
+
+    account_id: str
+    job_id: str
+    items: list[dict[str, Any]]
 
 
 class WorkerKilled(RuntimeError):
@@ -98,6 +132,9 @@ class Kill:
     accounts: tuple[str, ...]
     resent_bus: int
     resent_logs: int
+    # The same of the derived events: delivered, and not marked in the saved state.
+    resent_derived_bus: int = 0
+    resent_derived_logs: int = 0
 
 
 def accounts_of(event: dict[str, Any]) -> list[str]:
@@ -126,6 +163,18 @@ def beyond_checkpoint(key: ItemKey, states: dict[str, AccountState]) -> bool:
     if key.job_id in state.jobs:
         return key.position >= state.jobs[key.job_id].position
     return key.job_id not in state.closed
+
+
+def derived_beyond(
+    event_id: str, key: DerivedKey, sink: str, states: dict[str, AccountState]
+) -> bool:
+    """Whether a delivered derived event is not marked as taken by `sink` in its job's saved
+    checkpoint (so it will be sent again)."""
+    state = states[key.account_id]
+    job = state.jobs.get(key.job_id)
+    if job is None:
+        return key.job_id not in state.closed
+    return not job.derived_sent("events" if sink == "eventbridge" else "logs", event_id)
 
 
 class Harness:
@@ -210,11 +259,17 @@ class Harness:
         self.jobs: dict[str, list[str]] = {}
         # The names of the servers the jobs name, loaded into MGN before each dispatch.
         self.names = WorldNames(seed)
+        # What MGN shows of the jobs besides their logs (the derived events' ground truth).
+        self.derived = DerivedWorld(seed, self.emulator)
+        # Items held back until their completed job was seen COMPLETED (see release_late).
+        self.late: list[LateItems] = []
+        self.late_items = 0
         self.problems: list[str] = []
         self.ticks = 0
         # Set by scenarios between ticks: when to kill a worker, and every how many worker
         # invocations the environment is recycled (the next one starts cold).
         self.kill_plan: KillPlan | None = None
+        self.kill_switch: KillSwitch | None = None
         self.cold_every = 0
         # Called (in the poller's thread) before each batch is invoked.
         self.before_batch: Callable[[dict[str, Any]], None] | None = None
@@ -260,32 +315,135 @@ class Harness:
         fail_every: int = 0,
         items: list[dict[str, Any]] | None = None,
         expected: bool = True,
+        late: int = 0,
     ) -> str:
-        """A job with `count` MGN-like items (or exactly `items`), created before its items; the
-        servers they name get names in MGN (a wave of their own) before the next dispatch."""
+        """A job with `count` MGN-like items (or exactly `items`), created before its items,
+        with the servers they name taking part in it (named in MGN first: a wave of their own).
+        Completed (see `complete`), its last `late` items become readable only once the
+        exporter has seen it COMPLETED."""
         now = datetime.now(UTC)
         start = now - timedelta(seconds=30 * count + 600)
-        job_id = self.emulator.add_job(
-            account_id, initiated_by=initiated_by, status="STARTED", created=start
-        )
         if items is None:
             items = job_log(count, start=start, rng=self.rng, fail_every=fail_every)
+        job_id = random_id("mgnjob-")
         self.names.add_job(account_id, job_id, items)
-        self.emulator.append_items(account_id, job_id, items)
+        # The servers exist (named) before the job names them in participatingServers.
+        self.names.load(self.emulator)
+        servers = mentioned(items)
+        self.emulator.add_job(
+            account_id,
+            job_id=job_id,
+            initiated_by=initiated_by,
+            status="STARTED",
+            created=start,
+            source_server_ids=list(servers),
+        )
+        self.derived.add_job(account_id, job_id, servers)
+        held = items[len(items) - late :] if completed and late else []
+        self.emulator.append_items(account_id, job_id, items[: len(items) - len(held)])
         if completed:
-            self.emulator.set_job_status(account_id, job_id, "COMPLETED")
+            self.complete(account_id, job_id, late_items=held)
         if expected:
             self.jobs.setdefault(account_id, []).append(job_id)
         return job_id
+
+    def complete(
+        self,
+        account_id: str,
+        job_id: str,
+        *,
+        late: int = 0,
+        late_items: list[dict[str, Any]] | None = None,
+        actions: str = "final",
+        fail_one: bool = False,
+    ) -> None:
+        """The job completes: its servers launched or failed, their post-launch actions shown
+        at their final status (`actions="final"`), or the first running and the others for
+        the scenario to move on (`"planned"`, see DerivedWorld.advance; `fail_one`: one of
+        them fails), all set before the status, so that no answer shows the job COMPLETED
+        without them. With late items (`late` more steps of its servers, or `late_items`), its
+        endDateTime is now, within the grace, and the items wait (see release_late); else it
+        settles at once (with actions running, once they ended)."""
+        log = self.emulator.job_items(account_id, job_id)
+        self.derived.launch(account_id, job_id, log, actions=actions, fail_one=fail_one)
+        held = list(late_items or [])
+        if late:
+            held.extend(self.next_steps(account_id, job_id, late))
+        if held:
+            self.emulator.set_job_status(account_id, job_id, "COMPLETED")
+            self.derived.job(account_id, job_id).completed = True
+            self.late.append(LateItems(account_id, job_id, held))
+        else:
+            self.derived.job(account_id, job_id).completed = True
+            self.settle_job(account_id, job_id)
+
+    def settle_job(self, account_id: str, job_id: str, *, wait_out: bool = False) -> None:
+        """Move the job's endDateTime past the grace (with `wait_out`, past the wait for its
+        running post-launch actions too): it settles now, or once its actions ended. Its
+        outcome must not have gone out before it settled."""
+        plan = self.derived.job(account_id, job_id)
+        if not plan.settled:
+            self.check_unsettled(account_id, job_id)
+        seconds = POST_LAUNCH_WAIT_SECONDS if wait_out else COMPLETED_JOB_GRACE_SECONDS
+        ended = datetime.now(UTC) - timedelta(seconds=seconds) - SETTLE_MARGIN
+        self.emulator.set_job_status(account_id, job_id, "COMPLETED", when=ended)
+        plan.past_grace = True
+        plan.past_wait = plan.past_wait or wait_out
+
+    def advance_actions(self, account_id: str, job_id: str) -> int:
+        """One step of the job's post-launch actions (DerivedWorld.advance); returns the
+        statuses changed."""
+        plan = self.derived.job(account_id, job_id)
+        if plan.completed and not plan.settled:
+            self.check_unsettled(account_id, job_id)
+        return self.derived.advance(account_id, job_id)
+
+    def check_unsettled(self, account_id: str, job_id: str) -> None:
+        """A job not settled yet has sent no outcome (a problem if it has)."""
+        outcome = self.derived.job(account_id, job_id).outcome_id
+        bus, logs = self.cloud.derived_ids()
+        if bus[outcome] or logs[outcome]:
+            self.problems.append(
+                f"the outcome of {account_id}/{job_id} went out before the job was settled "
+                f"(EventBridge {bus[outcome]}, logs {logs[outcome]})"
+            )
+
+    def release_late(self) -> bool:
+        """The late items of each job the exporter has seen COMPLETED and read to its end
+        (its checkpoint says so, or it closed the job) become readable, and the job settles.
+        Returns whether any did."""
+        released = False
+        for late in list(self.late):
+            if not self._seen_completed(late):
+                continue
+            self.emulator.append_items(late.account_id, late.job_id, late.items)
+            self.settle_job(late.account_id, late.job_id)
+            self.late.remove(late)
+            self.late_items += len(late.items)
+            released = True
+        return released
+
+    def _seen_completed(self, late: LateItems) -> bool:
+        state = self.cloud.state(late.account_id)
+        job = state.jobs.get(late.job_id)
+        if job is None:
+            return late.job_id in state.closed  # closed too early: the ledger will say
+        length = len(self.emulator.job_items(late.account_id, late.job_id))
+        return job.completed_seen is not None and job.position >= length
+
+    def next_steps(self, account_id: str, job_id: str, count: int) -> list[dict[str, Any]]:
+        """`count` more steps of the servers the job started with (see grow)."""
+        start = datetime.now(UTC) - timedelta(seconds=30 * count)
+        steps = job_log(count + 2, start=start, rng=self.rng)[1:-1]  # no JOB_START/END
+        return self.names.same_servers(account_id, job_id, steps)
 
     def grow(self, account_id: str, job_id: str, count: int) -> None:
         """A running job logs `count` more items, steps of the servers it started with (as an
         MGN job does: the inventory loaded before the first tick names them)."""
         if count > 0:
-            start = datetime.now(UTC) - timedelta(seconds=30 * count)
-            steps = job_log(count + 2, start=start, rng=self.rng)[1:-1]  # no JOB_START/END
-            steps = self.names.same_servers(account_id, job_id, steps)
-            self.emulator.append_items(account_id, job_id, steps)
+            self.emulator.append_items(
+                account_id, job_id, self.next_steps(account_id, job_id, count)
+            )
 
     def populate(
         self, total: int, *, accounts: tuple[str, ...], jobs_per_account: int = 2
@@ -387,12 +545,16 @@ class Harness:
         expected = self.expected()
 
         def done() -> bool:
-            return self.drained(expected) and (also is None or also())
+            return not self.late and self.drained(expected) and (also is None or also())
 
         self.cold_every = cold_every
         made = 0
+        # One more tick for late items: the exporter sees their job COMPLETED without them.
+        ticks = max_ticks + (1 if self.late else 0)
         try:
-            for _ in range(max_ticks):
+            for _ in range(ticks):
+                if self.late and self.release_late():
+                    expected = self.expected()
                 if done():
                     break
                 made += 1
@@ -403,8 +565,9 @@ class Harness:
                 bus, logs = self.sinks()
                 missing = sum(1 for e in expected if not (bus[e] and logs[e]))
                 self.problems.append(
-                    f"not drained after {max_ticks} ticks: {missing} items missing "
-                    f"({self.undrained(expected)})"
+                    f"not drained after {ticks} ticks: {missing} items missing, "
+                    f"{len(self.derived_missing())} derived events missing, "
+                    f"{len(self.late)} jobs' late items held back ({self.undrained(expected)})"
                 )
             self.settle()
         except TimeoutError:
@@ -483,6 +646,7 @@ class Harness:
         event: dict[str, Any],
         *,
         kill_after_s: float | None = None,
+        kill_when: threading.Event | None = None,
         origin: str = "poller",
     ) -> Invocation:
         """One worker invocation with `event`, in a warm environment (every `cold_every`-th in
@@ -491,7 +655,11 @@ class Harness:
             self._worker_invocations += 1
             retire = bool(self.cold_every) and self._worker_invocations % self.cold_every == 0
         invocation = self.workers.invoke(
-            self.budget_ms, kill_after_s=kill_after_s, event=event, retire=retire
+            self.budget_ms,
+            kill_after_s=kill_after_s,
+            kill_when=kill_when,
+            event=event,
+            retire=retire,
         )
         return self.record(invocation, event, origin=origin)
 
@@ -512,12 +680,22 @@ class Harness:
             if self.before_batch is not None:
                 self.before_batch(event)
             kill_after = self.kill_plan(event) if self.kill_plan is not None else None
-            before = self.sinks() if kill_after is not None else None
-            invocation = self.invoke_worker(event, kill_after_s=kill_after)
+            switch = self.kill_switch
+            watched = kill_after is not None or switch is not None
+            before = self._snapshot() if watched else None
+            invocation = self.invoke_worker(
+                event,
+                kill_after_s=kill_after,
+                kill_when=switch.event if switch is not None else None,
+            )
             if invocation.killed:
-                assert before is not None and kill_after is not None
-                self._account_for_kill(kill_after, accounts_of(event), before)
-                raise WorkerKilled(f"killed after {kill_after:.2f} s")
+                assert before is not None
+                if switch is not None and switch.event.is_set():
+                    self.kill_switch = None
+                    switch.killed()
+                after_s = invocation.kill_after_s or 0.0
+                self._account_for_kill(after_s, accounts_of(event), before)
+                raise WorkerKilled(f"killed after {after_s:.2f} s")
             if invocation.error is not None:
                 raise FunctionError(invocation.error)
             return invocation.response
@@ -525,13 +703,18 @@ class Harness:
             with self._lock:
                 self._running -= 1
 
+    def _snapshot(self) -> tuple[Sinks, Sinks]:
+        """What both sinks hold: (items, derived events), each (EventBridge, logs)."""
+        return self.sinks(), self.cloud.derived_ids()
+
     def _account_for_kill(
         self,
         after_s: float,
         accounts: list[str],
-        before: tuple[Counter[str], Counter[str]],
+        before: tuple[Sinks, Sinks],
     ) -> None:
-        """Count what the killed worker delivered past the checkpoint of its batch's accounts.
+        """Count what the killed worker delivered past the checkpoint of its batch's accounts
+        (items past the saved positions, derived events not marked taken).
 
         Nobody else works on those accounts meanwhile: their message groups are in flight with
         the killed batch (and a batch that came back finds the lease free, or skips).
@@ -539,9 +722,14 @@ class Harness:
         # The killed worker's last call still lands: wait until the proxy has none in flight.
         if not self.proxy.wait_idle(timeout=60):
             self.problems.append("the proxy never went idle after a kill")
-        after = self.sinks()
+        after = self._snapshot()
         keys = {
             event_id: key for event_id, key in self.expected().items() if key.account_id in accounts
+        }
+        derived = {
+            event_id: key
+            for event_id, key in self.derived.allowed().items()
+            if key.account_id in accounts
         }
         states = {account: self.cloud.state(account) for account in accounts}
         resent = [
@@ -550,10 +738,18 @@ class Harness:
                 for event_id, count in (now - then).items()
                 if event_id in keys and beyond_checkpoint(keys[event_id], states)
             )
-            for then, now in zip(before, after, strict=True)
+            for then, now in zip(before[0], after[0], strict=True)
+        ]
+        resent_derived = [
+            sum(
+                count
+                for event_id, count in (now - then).items()
+                if event_id in derived and derived_beyond(event_id, derived[event_id], sink, states)
+            )
+            for sink, then, now in zip(("eventbridge", "logs"), before[1], after[1], strict=True)
         ]
         with self._lock:
-            self.kills.append(Kill(after_s, tuple(accounts), resent[0], resent[1]))
+            self.kills.append(Kill(after_s, tuple(accounts), resent[0], resent[1], *resent_derived))
 
     # -- sinks ----------------------------------------------------------------------------------
 
@@ -561,8 +757,19 @@ class Harness:
         return self.cloud.bus_ids(), self.cloud.log_ids()
 
     def drained(self, expected: dict[str, ItemKey]) -> bool:
+        """Every item of `expected`, and every derived event the world requires, in both."""
         bus, logs = self.sinks()
-        return all(bus[event_id] and logs[event_id] for event_id in expected)
+        items = all(bus[event_id] and logs[event_id] for event_id in expected)
+        return items and not self.derived_missing()
+
+    def derived_missing(self) -> dict[str, DerivedKey]:
+        """The derived events the world requires now that a sink lacks."""
+        bus, logs = self.cloud.derived_ids()
+        return {
+            event_id: key
+            for event_id, key in self.derived.required(self.jobs).items()
+            if not (bus[event_id] and logs[event_id])
+        }
 
     def undrained(self, expected: dict[str, ItemKey]) -> str:
         """Which accounts miss items, and what each invocation did with them (a problem's
@@ -584,6 +791,11 @@ class Harness:
                 if account in run.accounts or account in run.outcomes()
             ]
             lines.append(f"{account}: {count} items missing; invocations {history}")
+        derived = Counter(
+            f"{key.account_id} {key.detail_type}" for key in self.derived_missing().values()
+        )
+        if derived:
+            lines.append(f"derived events missing: {dict(derived)}")
         return "; ".join(lines)
 
     # -- checks ---------------------------------------------------------------------------------
@@ -616,7 +828,14 @@ class Harness:
             ticks=self.ticks,
             dlq=len(self.cloud.dead_letters()),
             problems=problems,
+            derived=check_derived(
+                self.derived, self.jobs, self.cloud.delivered_derived(), self.names
+            ),
+            derived_page_bound=self.derived.most_per_account(),
         )
+        result.late_items = self.late_items
+        if self.cloud.strays:
+            result.problems.append(f"bus entries of unknown DetailTypes: {dict(self.cloud.strays)}")
         names = check_names(self.names, self.cloud.delivered_copies(), invocations)
         result.nameable, result.named = names.nameable, names.named
         result.problems.extend(names.problems)

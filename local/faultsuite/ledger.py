@@ -1,4 +1,5 @@
-"""What a scenario proved: items, what reached each sink, lost, duplicates, overruns, cost."""
+"""What a scenario proved: items, what reached each sink, lost, duplicates, overruns, cost; and
+the same of the derived events (job outcomes, post-launch action statuses: see derived.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from local.faultsuite.derived import DerivedTally
 from local.faultsuite.environments import Invocation
+from mgn_exporter.metric_names import WorkerMetric
+
+DERIVED_EXPORTED = str(WorkerMetric.DERIVED_EVENTS)
 
 
 @dataclass
@@ -32,6 +37,20 @@ class Result:
     # names in every copy (see names.check_names: the others are counted EventsNotEnriched).
     nameable: int = 0
     named: int = 0
+    # The derived events (derived.check_derived): those the world requires in both sinks (job
+    # outcomes, post-launch action statuses), those delivered to both, lost, extra copies per
+    # sink and the most allowed per sink; what the world held (failed servers of the settled
+    # jobs, items MGN made readable after their job showed COMPLETED).
+    derived: int = 0
+    derived_delivered: int = 0
+    derived_lost: int = 0
+    derived_duplicates_bus: int = 0
+    derived_duplicates_logs: int = 0
+    derived_bound: int = 0
+    outcomes: int = 0
+    statuses: int = 0
+    failed_servers: int = 0
+    late_items: int = 0
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
     # Per tick, what the alarms' metrics would have received (see alarms.observe).
@@ -40,6 +59,10 @@ class Result:
     @property
     def duplicates(self) -> int:
         return self.duplicates_bus + self.duplicates_logs
+
+    @property
+    def derived_duplicates(self) -> int:
+        return self.derived_duplicates_bus + self.derived_duplicates_logs
 
     @property
     def ok(self) -> bool:
@@ -53,7 +76,12 @@ class Result:
             f"duplicates={self.duplicates} (bound {2 * self.bound}) overruns={self.overruns} "
             f"calls_per_1000={per_thousand:.1f} invocations={self.invocations} "
             f"crashes={self.crashes} ticks={self.ticks} hand_ons={self.hand_ons} "
-            f"dlq={self.dlq} named={self.named}/{self.nameable} seconds={self.seconds:.1f}"
+            f"dlq={self.dlq} named={self.named}/{self.nameable} "
+            f"derived={self.derived_delivered}/{self.derived} derived_lost={self.derived_lost} "
+            f"derived_duplicates={self.derived_duplicates} (bound {2 * self.derived_bound}) "
+            f"outcomes={self.outcomes} statuses={self.statuses} "
+            f"failed_servers={self.failed_servers} late_items={self.late_items} "
+            f"seconds={self.seconds:.1f}"
         )
 
 
@@ -86,7 +114,12 @@ def tally(
     ticks: int,
     dlq: int,
     problems: list[str],
+    derived: DerivedTally | None = None,
+    derived_page_bound: int = 0,
 ) -> Result:
+    """The ledger of items (and, given `derived`, of derived events): lost, duplicates over
+    the bound (`page_bound` items, `derived_page_bound` derived events per interruption: see
+    `interruptions`), overruns, workers that raised."""
     runs = list(invocations)
     workers = [run for run in runs if run.handler == "worker"]
     dispatches = [run for run in runs if run.handler == "dispatcher"]
@@ -95,7 +128,8 @@ def tally(
     lost = sum(1 for event_id in expected if event_id not in in_bus or event_id not in in_logs)
     duplicates_bus = sum(count - 1 for count in bus.values() if count > 1)
     duplicates_logs = sum(count - 1 for count in logs.values() if count > 1)
-    bound = page_bound * sum(interruptions(run) for run in workers)
+    interrupted = sum(interruptions(run) for run in workers)
+    bound = page_bound * interrupted
     overruns = sum(1 for run in runs if run.overran)
     result = Result(
         scenario=scenario,
@@ -132,12 +166,56 @@ def tally(
             f"{(worst.elapsed_ms or 0) - worst.budget_ms:.0f} ms, a {worst.handler} "
             f"invocation: {_summary(worst)})"
         )
+    if derived is not None:
+        _tally_derived(result, derived, workers, derived_page_bound * interrupted)
     # A worker that raises is a defect (failed accounts are reported record by record); a
     # dispatcher may fail under injected faults: its tick is retried, as Lambda retries it.
     errors = [run.error for run in workers if run.error]
     if errors:
         result.problems.append(f"{len(errors)} worker invocations raised: {errors[0]}")
     return result
+
+
+def _tally_derived(
+    result: Result, derived: DerivedTally, workers: list[Invocation], bound: int
+) -> None:
+    result.derived = derived.required
+    result.derived_delivered = derived.delivered
+    result.derived_lost = derived.lost
+    result.derived_duplicates_bus = derived.duplicates_bus
+    result.derived_duplicates_logs = derived.duplicates_logs
+    result.derived_bound = bound
+    result.outcomes, result.statuses = derived.outcomes, derived.statuses
+    result.failed_servers = derived.failed_servers
+    result.problems.extend(derived.problems)
+    check_derived_bound(result)
+    # Each derived event is counted when it first reaches a sink (more when a sink that took
+    # it failed after, or a partial failure delivered past the prefix): never fewer, while
+    # no worker died with its counts.
+    if all(not run.killed and run.report is not None for run in workers):
+        counted = sum(run.counter(DERIVED_EXPORTED) for run in workers)
+        if counted < derived.delivered:
+            result.problems.append(
+                f"{DERIVED_EXPORTED} counted {counted}; {derived.delivered} derived events "
+                "reached both sinks"
+            )
+
+
+def check_derived_bound(result: Result) -> None:
+    """Derived duplicates within `result.derived_bound` per sink (set it, then call again
+    when a scenario allows fewer: the problem is replaced)."""
+    result.problems[:] = [p for p in result.problems if not p.startswith(_OVER_DERIVED)]
+    for sink, extra in (
+        ("EventBridge", result.derived_duplicates_bus),
+        ("Logs", result.derived_duplicates_logs),
+    ):
+        if extra > result.derived_bound:
+            result.problems.append(
+                f"{_OVER_DERIVED} in {sink}: {extra}, over the bound {result.derived_bound}"
+            )
+
+
+_OVER_DERIVED = "derived events repeated"
 
 
 def _summary(invocation: Invocation) -> str:

@@ -1,5 +1,6 @@
 """Each guarantee proved by a scenario that injects its fault over the wire and counts, item by
-item, what reached both sinks (see faultsuite.scenarios).
+item and derived event by derived event, what reached both sinks (see faultsuite.scenarios;
+tests/faults/test_derived.py checks the derived events' ledger itself).
 
 The quick, seeded subset runs by default (CI); the full set is marked slow:
 
